@@ -1,0 +1,146 @@
+//! Building an engine: its store, queues, handlers and timings.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{Notify, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use uuid::Uuid;
+
+use super::{Engine, EngineConfig, EngineError, QueueRuntime, Shared};
+use crate::model::Queue;
+use crate::run::{Handler, Handlers};
+use crate::store::Store;
+use crate::store::sqlite::SqliteStore;
+
+/// Where the engine keeps its tasks.
+enum StoreChoice {
+    Sqlite(PathBuf),
+    Given(Arc<dyn Store>),
+}
+
+/// Builds an [`Engine`]:
+///
+/// ```no_run
+/// # async fn example() -> Result<(), errand::engine::EngineError> {
+/// use errand::prelude::*;
+///
+/// let engine = Engine::builder()
+///     .sqlite("errand.db")
+///     .queue(Queue::new("default").concurrency(4))
+///     .handler("hello", |ctx: TaskContext| async move {
+///         ctx.progress(Progress::percent(50.0)).await?;
+///         Ok(TaskOutput::done())
+///     })
+///     .start()
+///     .await?;
+/// engine.enqueue(NewTask::new("hello").owner("alice")).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Default)]
+pub struct EngineBuilder {
+    store: Option<StoreChoice>,
+    queues: Vec<Queue>,
+    handlers: Handlers,
+    config: EngineConfig,
+}
+
+impl EngineBuilder {
+    /// Keeps tasks in the SQLite file at `path` (created if missing).
+    pub fn sqlite(mut self, path: impl Into<PathBuf>) -> Self {
+        self.store = Some(StoreChoice::Sqlite(path.into()));
+        self
+    }
+
+    /// Keeps tasks in this store.
+    pub fn store(mut self, store: Arc<dyn Store>) -> Self {
+        self.store = Some(StoreChoice::Given(store));
+        self
+    }
+
+    /// Runs this queue (a later queue of the same name replaces it).
+    pub fn queue(mut self, queue: Queue) -> Self {
+        self.queues.retain(|q| q.name != queue.name);
+        self.queues.push(queue);
+        self
+    }
+
+    /// Runs tasks whose handler is `name` with `handler`.
+    pub fn handler(mut self, name: impl Into<String>, handler: impl Handler) -> Self {
+        self.handlers.insert(name, handler);
+        self
+    }
+
+    /// With these timings.
+    pub fn config(mut self, config: EngineConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Whether an enqueue runs the task's first attempt before it returns (tests, development).
+    pub fn inline(mut self, inline: bool) -> Self {
+        self.config.inline = inline;
+        self
+    }
+
+    /// How long a lease lasts; the heartbeat renews it four times in that span.
+    pub fn lease_ttl(mut self, ttl: Duration) -> Self {
+        self.config.lease_ttl = ttl;
+        self.config.heartbeat_interval = ttl / 4;
+        self
+    }
+
+    /// Opens the store, registers the queues and starts the workers and services. Needs a
+    /// tokio runtime. Without a queue, one named `default` with one slot is run.
+    pub async fn start(self) -> Result<Engine, EngineError> {
+        let store: Arc<dyn Store> = match self.store {
+            Some(StoreChoice::Given(store)) => store,
+            Some(StoreChoice::Sqlite(path)) => Arc::new(
+                tokio::task::spawn_blocking(move || SqliteStore::open(path))
+                    .await
+                    .map_err(|err| {
+                        EngineError::Invalid(format!("opening the store was interrupted: {err}"))
+                    })??,
+            ),
+            None => Arc::new(
+                tokio::task::spawn_blocking(|| SqliteStore::open("errand.db"))
+                    .await
+                    .map_err(|err| {
+                        EngineError::Invalid(format!("opening the store was interrupted: {err}"))
+                    })??,
+            ),
+        };
+        let mut queues = self.queues;
+        if queues.is_empty() {
+            queues.push(Queue::new("default"));
+        }
+        let mut runtimes = HashMap::new();
+        for queue in queues {
+            store.upsert_queue(&queue).await?;
+            runtimes.insert(
+                queue.name.clone(),
+                QueueRuntime {
+                    slots: Arc::new(Semaphore::new(queue.concurrency as usize)),
+                    ready: Notify::new(),
+                    config: queue,
+                },
+            );
+        }
+        Ok(Engine::start(Shared {
+            store,
+            queues: runtimes,
+            handlers: self.handlers,
+            config: self.config,
+            node: Uuid::now_v7(),
+            inflight: Default::default(),
+            promoter: Notify::new(),
+            claiming: CancellationToken::new(),
+            background: CancellationToken::new(),
+            attempts: TaskTracker::new(),
+            services: TaskTracker::new(),
+        }))
+    }
+}

@@ -1,0 +1,281 @@
+//! The engine: claims and runs tasks, keeps their leases, sweeps, and drains on shutdown.
+//!
+//! Work flows like this: an enqueue commits in the store, whose event wakes the queue's
+//! [`worker`] at once; the worker claims as many ready tasks as it has free slots, and each runs
+//! as one [`attempt`] whose outcome is written with the attempt's fence. The [`heartbeat`] renews
+//! the leases of all attempts in flight with one write; the [`maintenance`] sweepers promote due
+//! tasks, rescue the tasks of dead nodes, expire and delete. [`Engine::shutdown`] drains: stop
+//! claiming, let attempts finish within a grace period, hand the rest back, stop the heartbeat
+//! last.
+
+mod attempt;
+mod backoff;
+mod builder;
+mod config;
+mod heartbeat;
+mod inflight;
+mod maintenance;
+mod signals;
+mod waker;
+mod worker;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use serde_json::Value;
+use tokio::sync::{Notify, Semaphore, broadcast};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use uuid::Uuid;
+
+pub use backoff::retry_delay;
+pub use builder::EngineBuilder;
+pub use config::EngineConfig;
+pub use signals::drain_signal;
+
+use self::inflight::{Inflight, StopReason};
+use crate::model::{Event, Executor, NewTask, Queue, Task, TaskId};
+use crate::run::Handlers;
+use crate::store::{Counts, Enqueued, Store, StoreError, TaskFilter, TaskPage};
+
+/// What the engine refused, or what failed under it.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The task names a queue this engine was not given.
+    #[error("no queue named {0:?}; the queues are configured when the engine is built")]
+    UnknownQueue(String),
+    /// The task names a handler this engine does not have.
+    #[error("no handler named {0:?} is registered")]
+    UnknownHandler(String),
+    /// The task cannot be enqueued as it is.
+    #[error("invalid task: {0}")]
+    Invalid(String),
+    /// The store refused or failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A queue as the engine runs it.
+struct QueueRuntime {
+    config: Queue,
+    /// Woken when tasks of this queue become ready, or a slot frees.
+    ready: Notify,
+    /// This node's slots.
+    slots: Arc<Semaphore>,
+}
+
+/// What the engine's tasks share.
+struct Shared {
+    store: Arc<dyn Store>,
+    queues: HashMap<String, QueueRuntime>,
+    handlers: Handlers,
+    config: EngineConfig,
+    node: Uuid,
+    inflight: Inflight,
+    /// Woken when a task is scheduled, so that the promoter recomputes its sleep.
+    promoter: Notify,
+    /// Cancelled first on shutdown: workers stop claiming.
+    claiming: CancellationToken,
+    /// Cancelled last on shutdown: heartbeat, sweepers and waker stop.
+    background: CancellationToken,
+    /// The attempts running on this node.
+    attempts: TaskTracker,
+    /// The engine's own services.
+    services: TaskTracker,
+}
+
+/// A running errand engine. Cheap to clone; all clones drive the same engine.
+#[derive(Clone)]
+pub struct Engine {
+    shared: Arc<Shared>,
+}
+
+impl Engine {
+    /// Starts building an engine.
+    pub fn builder() -> EngineBuilder {
+        EngineBuilder::default()
+    }
+
+    fn start(shared: Shared) -> Engine {
+        let shared = Arc::new(shared);
+        // The waker subscribes before anything is claimed, so that no wake-up is missed.
+        shared.services.spawn(waker::run(Arc::clone(&shared)));
+        shared.services.spawn(maintenance::run(Arc::clone(&shared)));
+        if shared.config.run_workers {
+            shared.services.spawn(heartbeat::run(Arc::clone(&shared)));
+            for queue in shared.queues.keys() {
+                shared
+                    .services
+                    .spawn(worker::run(Arc::clone(&shared), queue.clone()));
+            }
+        }
+        tracing::info!(
+            node = %shared.node,
+            queues = shared.queues.len(),
+            workers = shared.config.run_workers,
+            inline = shared.config.inline,
+            "engine started"
+        );
+        Engine { shared }
+    }
+
+    /// The store the engine runs on.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.shared.store
+    }
+
+    /// Enqueues one task. Under inline mode, its first attempt runs before this returns.
+    pub async fn enqueue(&self, task: NewTask) -> Result<Enqueued, EngineError> {
+        let mut enqueued = self.enqueue_batch(vec![task]).await?;
+        enqueued
+            .pop()
+            .ok_or_else(|| EngineError::Invalid("the store answered no task".into()))
+    }
+
+    /// Enqueues tasks in order, in one transaction.
+    pub async fn enqueue_batch(&self, tasks: Vec<NewTask>) -> Result<Vec<Enqueued>, EngineError> {
+        let tasks = tasks
+            .into_iter()
+            .map(|task| self.resolve(task))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut enqueued = self.shared.store.enqueue(tasks, Timestamp::now()).await?;
+        if self.shared.config.inline {
+            for answer in enqueued.iter_mut().filter(|answer| answer.created) {
+                if let Some(task) = self.run_inline(answer.task.id).await? {
+                    answer.task = task;
+                }
+            }
+        }
+        Ok(enqueued)
+    }
+
+    /// Fills in the queue's defaults and checks what the store cannot.
+    fn resolve(&self, mut task: NewTask) -> Result<NewTask, EngineError> {
+        if task.name.trim().is_empty() {
+            return Err(EngineError::Invalid("a task needs a name".into()));
+        }
+        let queue = self
+            .shared
+            .queues
+            .get(&task.queue)
+            .ok_or_else(|| EngineError::UnknownQueue(task.queue.clone()))?;
+        if let Executor::Handler { handler } = &task.executor {
+            if self.shared.handlers.get(handler).is_none() {
+                return Err(EngineError::UnknownHandler(handler.clone()));
+            }
+        }
+        task.max_attempts = Some(
+            task.max_attempts
+                .unwrap_or(queue.config.max_attempts)
+                .max(1),
+        );
+        task.timeout = task.timeout.or(queue.config.timeout);
+        Ok(task)
+    }
+
+    /// Runs the first attempt of a just-enqueued task, whatever its queue's slots. A task that
+    /// is not ready (scheduled for later) is left to the workers.
+    async fn run_inline(&self, id: TaskId) -> Result<Option<Task>, EngineError> {
+        let now = Timestamp::now();
+        let lease_until = now
+            .checked_add(self.shared.config.lease_ttl)
+            .unwrap_or(Timestamp::MAX);
+        match self
+            .shared
+            .store
+            .claim_task(id, self.shared.node, lease_until, now)
+            .await
+        {
+            Ok(task) => Ok(attempt::run(Arc::clone(&self.shared), task).await),
+            Err(StoreError::Illegal { .. }) => Ok(None),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// The task, if it exists.
+    pub async fn get(&self, id: TaskId) -> Result<Option<Task>, EngineError> {
+        Ok(self.shared.store.get(id).await?)
+    }
+
+    /// A page of tasks, newest first.
+    pub async fn list(&self, filter: &TaskFilter) -> Result<TaskPage, EngineError> {
+        Ok(self.shared.store.list(filter).await?)
+    }
+
+    /// The banner's counts for one owner (or for all).
+    pub async fn counts(&self, owner: Option<&str>) -> Result<Counts, EngineError> {
+        Ok(self.shared.store.counts(owner).await?)
+    }
+
+    /// Cancels a task: at once unless it is running; a running handler sees
+    /// [`TaskContext::is_cancelled`](crate::run::TaskContext::is_cancelled) and the task ends
+    /// `cancelled` when it returns.
+    pub async fn cancel(&self, id: TaskId) -> Result<Task, EngineError> {
+        let task = self.shared.store.cancel(id, Timestamp::now()).await?;
+        if task.cancel_requested {
+            self.shared.inflight.stop(id, StopReason::Cancel);
+        }
+        Ok(task)
+    }
+
+    /// Hides a final task from its owner's banner.
+    pub async fn dismiss(&self, id: TaskId) -> Result<Task, EngineError> {
+        Ok(self.shared.store.dismiss(id, Timestamp::now()).await?)
+    }
+
+    /// Puts a waiting task back in its queue with the user's input.
+    pub async fn resume(&self, id: TaskId, input: Option<Value>) -> Result<Task, EngineError> {
+        Ok(self
+            .shared
+            .store
+            .resume(id, input, Timestamp::now())
+            .await?)
+    }
+
+    /// Events as they are committed.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
+        self.shared.store.subscribe()
+    }
+
+    /// How many attempts run on this node now.
+    pub fn running(&self) -> usize {
+        self.shared.inflight.len()
+    }
+
+    /// Drains: stops claiming, lets running attempts finish for up to `grace`, hands the rest
+    /// back to their queues (the attempt not counted), then stops the heartbeat and sweepers.
+    pub async fn shutdown(&self, grace: Duration) {
+        let shared = &self.shared;
+        shared.claiming.cancel();
+        shared.attempts.close();
+        let running = shared.inflight.len();
+        if running > 0 {
+            tracing::info!(running, grace = ?grace, "draining: waiting for running tasks");
+        }
+        if tokio::time::timeout(grace, shared.attempts.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                running = shared.inflight.len(),
+                "grace period over: handing the remaining tasks back"
+            );
+            shared.inflight.stop_all(StopReason::Drain);
+            shared.attempts.wait().await;
+        }
+        shared.background.cancel();
+        shared.services.close();
+        shared.services.wait().await;
+        tracing::info!("engine stopped");
+    }
+
+    /// Runs until SIGTERM, SIGINT or SIGQUIT, then drains with `grace`.
+    pub async fn run_until_signal(&self, grace: Duration) -> std::io::Result<()> {
+        let signal = drain_signal().await?;
+        tracing::info!(signal, "draining on signal");
+        self.shutdown(grace).await;
+        Ok(())
+    }
+}

@@ -1,0 +1,73 @@
+//! A queue's worker: claims as many ready tasks as it has free slots, runs each in its own task,
+//! and sleeps until woken (an enqueue, a finished attempt) or until the poll interval passes.
+
+use std::sync::Arc;
+
+use jiff::Timestamp;
+
+use super::{Shared, attempt};
+use crate::store::ClaimRequest;
+
+/// Runs the worker of `queue` until claiming stops.
+pub(super) async fn run(shared: Arc<Shared>, queue: String) {
+    let Some(runtime) = shared.queues.get(&queue) else {
+        return;
+    };
+    let mut failures = 0u32;
+    while !shared.claiming.is_cancelled() {
+        let free = runtime.slots.available_permits();
+        if free > 0 {
+            let now = Timestamp::now();
+            let request = ClaimRequest {
+                queue: queue.clone(),
+                limit: free,
+                node: shared.node,
+                lease_until: now
+                    .checked_add(shared.config.lease_ttl)
+                    .unwrap_or(Timestamp::MAX),
+                now,
+            };
+            match shared.store.claim(&request).await {
+                Ok(tasks) => {
+                    failures = 0;
+                    let claimed_all = tasks.len() == free;
+                    for task in tasks {
+                        let Ok(permit) = Arc::clone(&runtime.slots).try_acquire_owned() else {
+                            break;
+                        };
+                        tracing::debug!(task = %task.id, name = %task.name, attempt = task.attempt, "claimed");
+                        let attempt_shared = Arc::clone(&shared);
+                        let queue = queue.clone();
+                        shared.attempts.spawn(async move {
+                            attempt::run(Arc::clone(&attempt_shared), task).await;
+                            drop(permit);
+                            if let Some(runtime) = attempt_shared.queues.get(&queue) {
+                                runtime.ready.notify_one();
+                            }
+                        });
+                    }
+                    if claimed_all {
+                        // There may be more: look again as soon as a slot frees.
+                        continue;
+                    }
+                }
+                Err(err) => {
+                    failures = failures.saturating_add(1);
+                    tracing::warn!(queue = %queue, error = %err, "could not claim tasks");
+                    let pause = shared.config.poll_interval * failures.min(10);
+                    tokio::select! {
+                        () = tokio::time::sleep(pause) => {}
+                        () = shared.claiming.cancelled() => break,
+                    }
+                    continue;
+                }
+            }
+        }
+        tokio::select! {
+            () = runtime.ready.notified() => {}
+            () = tokio::time::sleep(shared.config.poll_interval) => {}
+            () = shared.claiming.cancelled() => break,
+        }
+    }
+    tracing::debug!(queue = %queue, "worker stopped claiming");
+}

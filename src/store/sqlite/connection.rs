@@ -1,0 +1,41 @@
+//! Opening a connection with the settings every errand connection shares.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+
+/// How durable a commit is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// `synchronous = NORMAL` in WAL mode: a commit survives a crash of the process; the last
+    /// commits may be lost on a power cut. The default.
+    #[default]
+    Normal,
+    /// `synchronous = FULL`: every commit is flushed to disk and survives a power cut.
+    Full,
+}
+
+/// Opens `path` (creating it) in WAL mode with the settings all errand connections share.
+pub(super) fn open(path: &Path, durability: Durability) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    // Another process (a second errand, a backup) may hold the write lock for a moment.
+    conn.busy_timeout(Duration::from_secs(5))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    let synchronous = match durability {
+        Durability::Normal => "NORMAL",
+        Durability::Full => "FULL",
+    };
+    conn.pragma_update(None, "synchronous", synchronous)?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    // 16 MiB of page cache per connection keeps the hot indexes in memory.
+    conn.pragma_update(None, "cache_size", -16_000)?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}

@@ -1,0 +1,136 @@
+//! What a running attempt writes: lease renewals, progress, and its outcome, each fenced.
+
+use jiff::Timestamp;
+use rusqlite::{OptionalExtension, params};
+
+use super::super::row::{TASK_COLUMNS, id_bytes, json_text, millis, record_event, task_from_row};
+use super::super::writer::Batch;
+use super::change::{self, Change};
+use crate::model::{EventKind, Progress, Task, Transition};
+use crate::store::{Lease, LeaseStatus, Outcome, StoreResult};
+
+/// Extends each lease that is still current.
+pub(in crate::store::sqlite) fn renew_leases(
+    batch: &mut Batch<'_>,
+    leases: &[Lease],
+    lease_until: Timestamp,
+) -> StoreResult<Vec<LeaseStatus>> {
+    let mut statement = batch.tx.prepare_cached(
+        "UPDATE tasks SET lease_expires_at = ?3
+         WHERE id = ?1 AND fence = ?2 AND state = 'running'
+         RETURNING cancel_requested",
+    )?;
+    leases
+        .iter()
+        .map(|lease| {
+            let renewed = statement
+                .query_row(
+                    params![id_bytes(lease.id), lease.fence, millis(lease_until)],
+                    |row| row.get::<_, bool>(0),
+                )
+                .optional()?;
+            Ok(match renewed {
+                Some(cancel_requested) => LeaseStatus::Renewed { cancel_requested },
+                None => LeaseStatus::Lost,
+            })
+        })
+        .collect()
+}
+
+/// Records progress; the fields left out keep their value.
+pub(in crate::store::sqlite) fn report_progress(
+    batch: &mut Batch<'_>,
+    lease: Lease,
+    progress: Progress,
+    now: Timestamp,
+) -> StoreResult<Task> {
+    let head = change::load_current(batch, lease)?;
+    let progress = progress.normalized();
+    let task = batch
+        .tx
+        .prepare_cached(&format!(
+            "UPDATE tasks SET progress_percent = coalesce(?2, progress_percent),
+                progress_message = coalesce(?3, progress_message),
+                progress_current = coalesce(?4, progress_current),
+                progress_total = coalesce(?5, progress_total),
+                updated_at = ?6
+             WHERE seq = ?1
+             RETURNING {TASK_COLUMNS}"
+        ))?
+        .query_row(
+            params![
+                head.seq,
+                progress.percent,
+                progress.message,
+                progress.current.map(count_column),
+                progress.total.map(count_column),
+                millis(now)
+            ],
+            task_from_row,
+        )?;
+    record_event(batch, EventKind::Progress, None, task.clone(), now)?;
+    Ok(task)
+}
+
+/// Ends the current attempt with `outcome`.
+pub(in crate::store::sqlite) fn finish(
+    batch: &mut Batch<'_>,
+    lease: Lease,
+    outcome: Outcome,
+    now: Timestamp,
+) -> StoreResult<Task> {
+    let head = change::load_current(batch, lease)?;
+    let (transition, change) = match outcome {
+        Outcome::Succeeded {
+            result,
+            result_url,
+            message,
+        } => (
+            Transition::Succeed,
+            Change {
+                result: json_text(&result),
+                result_url,
+                message,
+                error: Some(None),
+                ..Change::default()
+            },
+        ),
+        Outcome::Failed(error) => (
+            Transition::Fail,
+            Change {
+                error: Some(Some(error)),
+                ..Change::default()
+            },
+        ),
+        Outcome::RetryAt { error, at } => (
+            Transition::RetryLater,
+            Change {
+                error: Some(Some(error)),
+                scheduled_for: Some(at),
+                ..Change::default()
+            },
+        ),
+        Outcome::NeedsInput { input_url, message } => (
+            Transition::AwaitInput,
+            Change {
+                input_url,
+                message,
+                ..Change::default()
+            },
+        ),
+        Outcome::Cancelled => (Transition::Cancel, Change::default()),
+        Outcome::HandedBack => (
+            Transition::Requeue,
+            Change {
+                refund_attempt: true,
+                ..Change::default()
+            },
+        ),
+    };
+    change::transition(batch, &head, transition, change, now)
+}
+
+/// A count as stored (SQLite integers are signed).
+fn count_column(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}

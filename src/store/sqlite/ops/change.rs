@@ -1,0 +1,207 @@
+//! The one way a task changes state: load its head, ask the state machine, write, record.
+
+use jiff::Timestamp;
+use rusqlite::{OptionalExtension, params};
+
+use super::super::row::{TASK_COLUMNS, id_bytes, millis, record_event, task_from_row};
+use super::super::writer::Batch;
+use crate::model::{ErrorInfo, EventKind, State, Task, TaskId, Transition};
+use crate::store::{Lease, StoreError, StoreResult};
+
+/// What a write needs to know of a task before changing it.
+#[derive(Debug, Clone)]
+pub(in crate::store::sqlite) struct Head {
+    pub id: TaskId,
+    pub seq: i64,
+    pub state: State,
+    pub fence: i64,
+    pub attempt: u32,
+    pub max_attempts: u32,
+    pub queue: String,
+    pub owner: Option<String>,
+    pub tracked: bool,
+    pub cancel_requested: bool,
+}
+
+const HEAD_COLUMNS: &str =
+    "id, seq, state, fence, attempt, max_attempts, queue, owner, executor, cancel_requested";
+
+fn head_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Head> {
+    Ok(Head {
+        id: super::super::row::id_at(row, 0)?,
+        seq: row.get(1)?,
+        state: super::super::row::state_at(row, 2)?,
+        fence: row.get(3)?,
+        attempt: row.get(4)?,
+        max_attempts: row.get(5)?,
+        queue: row.get(6)?,
+        owner: row.get(7)?,
+        tracked: row.get_ref(8)?.as_str()? == "tracked",
+        cancel_requested: row.get(9)?,
+    })
+}
+
+/// The head of task `id`.
+pub(in crate::store::sqlite) fn load(batch: &Batch<'_>, id: TaskId) -> StoreResult<Head> {
+    batch
+        .tx
+        .prepare_cached(&format!("SELECT {HEAD_COLUMNS} FROM tasks WHERE id = ?1"))?
+        .query_row([id_bytes(id)], head_from_row)
+        .optional()?
+        .ok_or(StoreError::TaskNotFound(id))
+}
+
+/// The heads of the tasks that `query` selects (its columns must be the head's).
+pub(in crate::store::sqlite) fn load_where(
+    batch: &Batch<'_>,
+    condition: &str,
+    params: impl rusqlite::Params,
+) -> StoreResult<Vec<Head>> {
+    let sql = format!("SELECT {HEAD_COLUMNS} FROM tasks WHERE {condition}");
+    let mut statement = batch.tx.prepare_cached(&sql)?;
+    let heads = statement
+        .query_map(params, head_from_row)?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(heads)
+}
+
+/// The head of task `lease.id`, if `lease` is its current, running attempt.
+pub(in crate::store::sqlite) fn load_current(batch: &Batch<'_>, lease: Lease) -> StoreResult<Head> {
+    let head = load(batch, lease.id)?;
+    if head.state != State::Running || head.fence != lease.fence {
+        return Err(StoreError::StaleAttempt {
+            id: lease.id,
+            fence: lease.fence,
+        });
+    }
+    Ok(head)
+}
+
+/// The task as it is now.
+pub(in crate::store::sqlite) fn fetch(batch: &Batch<'_>, seq: i64) -> StoreResult<Task> {
+    Ok(batch
+        .tx
+        .prepare_cached(&format!("SELECT {TASK_COLUMNS} FROM tasks WHERE seq = ?1"))?
+        .query_row([seq], task_from_row)?)
+}
+
+/// The columns a transition may set besides the state. `None` keeps what is there.
+#[derive(Debug, Default)]
+pub(in crate::store::sqlite) struct Change {
+    pub scheduled_for: Option<Timestamp>,
+    pub fair_round: Option<i64>,
+    pub result: Option<String>,
+    pub result_url: Option<String>,
+    pub input_url: Option<String>,
+    pub message: Option<String>,
+    /// `Some(None)` clears the error.
+    pub error: Option<Option<ErrorInfo>>,
+    /// `Some(None)` clears the input.
+    pub input: Option<Option<String>>,
+    /// The attempt did not count: give it back.
+    pub refund_attempt: bool,
+}
+
+/// Applies `transition` to the task of `head`, with `change`, and records the event.
+pub(in crate::store::sqlite) fn transition(
+    batch: &mut Batch<'_>,
+    head: &Head,
+    transition: Transition,
+    change: Change,
+    now: Timestamp,
+) -> StoreResult<Task> {
+    let to = transition
+        .apply(head.state)
+        .map_err(|source| StoreError::Illegal {
+            id: head.id,
+            source,
+        })?;
+    let (set_error, error) = match change.error {
+        Some(error) => (true, error),
+        None => (false, None),
+    };
+    let (set_input, input) = match change.input {
+        Some(input) => (true, input),
+        None => (false, None),
+    };
+    let task = batch
+        .tx
+        .prepare_cached(&format!(
+            "UPDATE tasks SET state = ?2, updated_at = ?3,
+                finished_at = CASE WHEN ?4 THEN ?3 ELSE finished_at END,
+                scheduled_for = coalesce(?5, scheduled_for),
+                fair_round = coalesce(?6, fair_round),
+                result = coalesce(?7, result),
+                result_url = coalesce(?8, result_url),
+                input_url = coalesce(?9, input_url),
+                progress_message = coalesce(?10, progress_message),
+                error_message = CASE WHEN ?11 THEN ?12 ELSE error_message END,
+                error_detail = CASE WHEN ?11 THEN ?13 ELSE error_detail END,
+                input = CASE WHEN ?14 THEN ?15 ELSE input END,
+                attempt = attempt - ?16,
+                lease_node = NULL, lease_expires_at = NULL,
+                cancel_requested = CASE WHEN ?4 THEN cancel_requested ELSE 0 END
+             WHERE seq = ?1
+             RETURNING {TASK_COLUMNS}"
+        ))?
+        .query_row(
+            params![
+                head.seq,
+                to.as_str(),
+                millis(now),
+                to.is_final(),
+                change.scheduled_for.map(millis),
+                change.fair_round,
+                change.result,
+                change.result_url,
+                change.input_url,
+                change.message,
+                set_error,
+                error.as_ref().map(|e| e.message.as_str()),
+                error.as_ref().and_then(|e| e.detail.as_deref()),
+                set_input,
+                input,
+                i64::from(change.refund_attempt && head.attempt > 0),
+            ],
+            task_from_row,
+        )?;
+    record_event(
+        batch,
+        EventKind::StateChanged,
+        Some(head.state),
+        task.clone(),
+        now,
+    )?;
+    Ok(task)
+}
+
+/// The fair round for the next task of `owner` to become ready in `queue`: the round after both
+/// the queue's current round and the owner's last, so that owners take turns.
+pub(in crate::store::sqlite) fn next_round(
+    batch: &Batch<'_>,
+    queue: &str,
+    owner: Option<&str>,
+) -> StoreResult<i64> {
+    let owner = owner.unwrap_or("");
+    let current: i64 = batch
+        .tx
+        .prepare_cached("SELECT current_round FROM queues WHERE name = ?1")?
+        .query_row([queue], |row| row.get(0))
+        .optional()?
+        .ok_or_else(|| StoreError::QueueNotFound(queue.to_owned()))?;
+    let last: i64 = batch
+        .tx
+        .prepare_cached("SELECT last_round FROM owner_rounds WHERE queue = ?1 AND owner = ?2")?
+        .query_row([queue, owner], |row| row.get(0))
+        .optional()?
+        .unwrap_or(0);
+    let round = current.max(last) + 1;
+    batch
+        .tx
+        .prepare_cached(
+            "INSERT INTO owner_rounds (queue, owner, last_round) VALUES (?1, ?2, ?3)
+             ON CONFLICT (queue, owner) DO UPDATE SET last_round = excluded.last_round",
+        )?
+        .execute(params![queue, owner, round])?;
+    Ok(round)
+}

@@ -1,0 +1,213 @@
+//! Claiming: which ready tasks a worker may start, under the queue's slots, the per-owner cap,
+//! the ordering keys and the owners' turns.
+
+use std::collections::HashMap;
+
+use jiff::Timestamp;
+use rusqlite::{OptionalExtension, params};
+use uuid::Uuid;
+
+use super::super::row::{TASK_COLUMNS, millis, record_event, task_from_row};
+use super::super::writer::Batch;
+use super::change::{self, Change, Head};
+use crate::model::{EventKind, State, Task, TaskId, Transition};
+use crate::store::{ClaimRequest, StoreError, StoreResult};
+
+/// How many candidates past the free slots a claim looks at, to step over tasks whose owner is
+/// at its cap or whose ordering key is busy.
+const EXTRA_CANDIDATES: usize = 256;
+
+struct Candidate {
+    seq: i64,
+    owner: Option<String>,
+    ordering_key: Option<String>,
+    expires_at: Option<i64>,
+    fair_round: i64,
+}
+
+/// Claims up to `request.limit` ready tasks of a queue.
+pub(in crate::store::sqlite) fn claim(
+    batch: &mut Batch<'_>,
+    request: &ClaimRequest,
+) -> StoreResult<Vec<Task>> {
+    let queue = request.queue.as_str();
+    let Some((concurrency, per_owner, paused, current_round)) = batch
+        .tx
+        .prepare_cached(
+            "SELECT concurrency, per_owner_concurrency, paused, current_round
+             FROM queues WHERE name = ?1",
+        )?
+        .query_row([queue], |row| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, Option<i64>>(1)?,
+                row.get::<_, bool>(2)?,
+                row.get::<_, i64>(3)?,
+            ))
+        })
+        .optional()?
+    else {
+        return Err(StoreError::QueueNotFound(queue.to_owned()));
+    };
+    if paused || request.limit == 0 {
+        return Ok(Vec::new());
+    }
+    let mut running_by_owner: HashMap<Option<String>, i64> = HashMap::new();
+    {
+        let mut statement = batch.tx.prepare_cached(
+            "SELECT owner, count(*) FROM tasks WHERE queue = ?1 AND state = 'running' GROUP BY owner",
+        )?;
+        let mut rows = statement.query([queue])?;
+        while let Some(row) = rows.next()? {
+            running_by_owner.insert(row.get(0)?, row.get(1)?);
+        }
+    }
+    let running: i64 = running_by_owner.values().sum();
+    let free = usize::try_from(concurrency - running)
+        .unwrap_or(0)
+        .min(request.limit);
+    if free == 0 {
+        return Ok(Vec::new());
+    }
+    let candidates = {
+        let mut statement = batch.tx.prepare_cached(
+            "SELECT seq, owner, ordering_key, expires_at, fair_round FROM tasks
+             WHERE queue = ?1 AND state = 'queued' AND executor <> 'tracked'
+             ORDER BY priority DESC, fair_round, seq
+             LIMIT ?2",
+        )?;
+        statement
+            .query_map(params![queue, (free + EXTRA_CANDIDATES) as i64], |row| {
+                Ok(Candidate {
+                    seq: row.get(0)?,
+                    owner: row.get(1)?,
+                    ordering_key: row.get(2)?,
+                    expires_at: row.get(3)?,
+                    fair_round: row.get(4)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?
+    };
+    let now_ms = millis(request.now);
+    let mut claimed = Vec::with_capacity(free);
+    let mut round = current_round;
+    for candidate in candidates {
+        if claimed.len() == free {
+            break;
+        }
+        if candidate.expires_at.is_some_and(|at| at <= now_ms) {
+            let head = head_of(batch, candidate.seq)?;
+            change::transition(
+                batch,
+                &head,
+                Transition::Expire,
+                Change::default(),
+                request.now,
+            )?;
+            continue;
+        }
+        let owner_running = running_by_owner.entry(candidate.owner.clone()).or_insert(0);
+        if per_owner.is_some_and(|cap| *owner_running >= cap) {
+            continue;
+        }
+        if let Some(key) = &candidate.ordering_key {
+            if earlier_in_line(batch, key, candidate.seq)? {
+                continue;
+            }
+        }
+        *owner_running += 1;
+        round = round.max(candidate.fair_round);
+        claimed.push(start_attempt(
+            batch,
+            candidate.seq,
+            State::Queued,
+            request.node,
+            request.lease_until,
+            request.now,
+        )?);
+    }
+    if round > current_round {
+        batch
+            .tx
+            .prepare_cached("UPDATE queues SET current_round = ?2 WHERE name = ?1")?
+            .execute(params![queue, round])?;
+    }
+    Ok(claimed)
+}
+
+/// Claims task `id` whatever its queue's slots.
+pub(in crate::store::sqlite) fn claim_task(
+    batch: &mut Batch<'_>,
+    id: TaskId,
+    node: Uuid,
+    lease_until: Timestamp,
+    now: Timestamp,
+) -> StoreResult<Task> {
+    let head = change::load(batch, id)?;
+    Transition::Claim
+        .apply(head.state)
+        .map_err(|source| StoreError::Illegal { id, source })?;
+    start_attempt(batch, head.seq, head.state, node, lease_until, now)
+}
+
+fn head_of(batch: &Batch<'_>, seq: i64) -> StoreResult<Head> {
+    change::load_where(batch, "seq = ?1", [seq])?
+        .pop()
+        .ok_or_else(|| StoreError::Invalid(format!("task row {seq} vanished")))
+}
+
+/// Whether a task of ordering key `key` enqueued before `seq` is not final yet.
+fn earlier_in_line(batch: &Batch<'_>, key: &str, seq: i64) -> StoreResult<bool> {
+    Ok(batch
+        .tx
+        .prepare_cached(
+            "SELECT 1 FROM tasks
+             WHERE ordering_key = ?1 AND seq < ?2
+               AND state IN ('scheduled', 'queued', 'running', 'waiting')
+             LIMIT 1",
+        )?
+        .query_row(params![key, seq], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
+/// `queued → running` with a new attempt, a new fence and a lease.
+fn start_attempt(
+    batch: &mut Batch<'_>,
+    seq: i64,
+    from: State,
+    node: Uuid,
+    lease_until: Timestamp,
+    now: Timestamp,
+) -> StoreResult<Task> {
+    // Callers select or check a `queued` task first.
+    let to = State::Running;
+    debug_assert_eq!(Transition::Claim.apply(from), Ok(to));
+    let task = batch
+        .tx
+        .prepare_cached(&format!(
+            "UPDATE tasks SET state = ?2, attempt = attempt + 1, fence = fence + 1,
+                lease_node = ?3, lease_expires_at = ?4, started_at = coalesce(started_at, ?5),
+                updated_at = ?5, cancel_requested = 0
+             WHERE seq = ?1
+             RETURNING {TASK_COLUMNS}"
+        ))?
+        .query_row(
+            params![
+                seq,
+                to.as_str(),
+                node.as_bytes(),
+                millis(lease_until),
+                millis(now)
+            ],
+            task_from_row,
+        )?;
+    record_event(
+        batch,
+        EventKind::StateChanged,
+        Some(from),
+        task.clone(),
+        now,
+    )?;
+    Ok(task)
+}

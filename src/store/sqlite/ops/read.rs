@@ -1,0 +1,161 @@
+//! Reads: one task, listings, the banner's counts, and the event log.
+
+use rusqlite::types::ToSql;
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::super::row::{TASK_COLUMNS, id_bytes, state_at, task_from_row};
+use crate::model::{Event, EventKind, State, Task, TaskId};
+use crate::store::{Counts, Cursor, StoreError, StoreResult, TaskFilter, TaskPage};
+
+/// The task `id`, if it exists.
+pub(in crate::store::sqlite) fn get(conn: &Connection, id: TaskId) -> StoreResult<Option<Task>> {
+    Ok(conn
+        .prepare_cached(&format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?1"))?
+        .query_row([id_bytes(id)], task_from_row)
+        .optional()?)
+}
+
+/// A page of tasks, newest first.
+pub(in crate::store::sqlite) fn list(
+    conn: &Connection,
+    filter: &TaskFilter,
+) -> StoreResult<TaskPage> {
+    let limit = match filter.limit {
+        0 => 50,
+        n => n.min(1000),
+    };
+    let mut conditions: Vec<String> = Vec::new();
+    let mut values: Vec<Box<dyn ToSql>> = Vec::new();
+    let mut bind = |condition: &str, value: Box<dyn ToSql>, values: &mut Vec<Box<dyn ToSql>>| {
+        values.push(value);
+        conditions.push(condition.replace('?', &format!("?{}", values.len())));
+    };
+    if let Some(owner) = &filter.owner {
+        bind("owner = ?", Box::new(owner.clone()), &mut values);
+    }
+    if let Some(queue) = &filter.queue {
+        bind("queue = ?", Box::new(queue.clone()), &mut values);
+    }
+    if let Some(name) = &filter.name {
+        bind("name = ?", Box::new(name.clone()), &mut values);
+    }
+    if let Some(Cursor(seq)) = filter.cursor {
+        bind("seq < ?", Box::new(seq), &mut values);
+    }
+    if !filter.states.is_empty() {
+        let names: Vec<String> = filter
+            .states
+            .iter()
+            .map(|state| format!("'{}'", state.as_str()))
+            .collect();
+        conditions.push(format!("state IN ({})", names.join(", ")));
+    }
+    let condition = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", conditions.join(" AND "))
+    };
+    values.push(Box::new(limit as i64 + 1));
+    let sql = format!(
+        "SELECT {TASK_COLUMNS} FROM tasks {condition} ORDER BY seq DESC LIMIT ?{}",
+        values.len()
+    );
+    let mut statement = conn.prepare_cached(&sql)?;
+    let mut rows = statement.query(rusqlite::params_from_iter(values.iter()))?;
+    let mut tasks = Vec::with_capacity(limit + 1);
+    let mut last_seq = None;
+    while let Some(row) = rows.next()? {
+        if tasks.len() == limit {
+            return Ok(TaskPage {
+                tasks,
+                next_cursor: last_seq.map(Cursor),
+            });
+        }
+        tasks.push(task_from_row(row)?);
+        last_seq = Some(row.get::<_, i64>(39)?);
+    }
+    Ok(TaskPage {
+        tasks,
+        next_cursor: None,
+    })
+}
+
+/// The banner's counts, for one owner or for all.
+pub(in crate::store::sqlite) fn counts(
+    conn: &Connection,
+    owner: Option<&str>,
+) -> StoreResult<Counts> {
+    const ACTIVE: &str = "dismissed = 0
+        AND state IN ('scheduled', 'queued', 'running', 'waiting', 'failed')";
+    let mut statement;
+    let mut rows = match owner {
+        Some(owner) => {
+            statement = conn.prepare_cached(&format!(
+                "SELECT state, count(*) FROM tasks WHERE owner = ?1 AND {ACTIVE} GROUP BY state"
+            ))?;
+            statement.query([owner])?
+        }
+        None => {
+            statement = conn.prepare_cached(&format!(
+                "SELECT state, count(*) FROM tasks WHERE {ACTIVE} GROUP BY state"
+            ))?;
+            statement.query([])?
+        }
+    };
+    let mut counts = Counts::default();
+    while let Some(row) = rows.next()? {
+        let n = row.get::<_, i64>(1)?.max(0) as u64;
+        match state_at(row, 0)? {
+            State::Scheduled | State::Queued => counts.queued += n,
+            State::Running => counts.running = n,
+            State::Waiting => counts.waiting = n,
+            State::Failed => counts.failed_undismissed = n,
+            _ => {}
+        }
+    }
+    Ok(counts)
+}
+
+/// Stored events after `after`, oldest first, each with its task as it is now.
+pub(in crate::store::sqlite) fn events_since(
+    conn: &Connection,
+    after: i64,
+    owner: Option<&str>,
+    limit: usize,
+) -> StoreResult<Vec<Event>> {
+    let mut statement = conn.prepare_cached(&format!(
+        "SELECT {TASK_COLUMNS}, event_seq, event_at, event_kind, event_from FROM (
+             SELECT seq AS event_seq, at AS event_at, kind AS event_kind,
+                    from_state AS event_from, task_id
+             FROM events WHERE seq > ?1 AND (?2 IS NULL OR owner = ?2)
+             ORDER BY seq LIMIT ?3)
+         JOIN tasks ON tasks.id = task_id
+         ORDER BY event_seq"
+    ))?;
+    let events = statement
+        .query_map(params![after, owner, limit.min(10_000) as i64], |row| {
+            let kind: String = row.get(42)?;
+            let from: Option<String> = row.get(43)?;
+            Ok(Event {
+                task: task_from_row(row)?,
+                seq: row.get(40)?,
+                at: jiff::Timestamp::from_millisecond(row.get(41)?).unwrap_or_default(),
+                kind: EventKind::parse(&kind).unwrap_or(EventKind::StateChanged),
+                from: from.and_then(|name| name.parse().ok()),
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(events)
+}
+
+/// When the next scheduled task is due.
+pub(in crate::store::sqlite) fn next_due(
+    conn: &Connection,
+) -> StoreResult<Option<jiff::Timestamp>> {
+    let due: Option<i64> = conn
+        .prepare_cached("SELECT min(scheduled_for) FROM tasks WHERE state = 'scheduled'")?
+        .query_row([], |row| row.get(0))?;
+    due.map(jiff::Timestamp::from_millisecond)
+        .transpose()
+        .map_err(|err| StoreError::Database(Box::new(err)))
+}

@@ -1,0 +1,129 @@
+//! The sweepers' writes: promotion of due tasks, lease rescue, expiry and retention. Each takes
+//! a bounded batch, so that one pass never holds the writer for long; callers repeat while
+//! there is more.
+
+use jiff::Timestamp;
+use rusqlite::params;
+
+use super::super::row::millis;
+use super::super::writer::Batch;
+use super::change::{self, Change};
+use crate::model::{ErrorInfo, State, Transition};
+use crate::store::StoreResult;
+
+/// The most tasks one sweep moves.
+pub(in crate::store::sqlite) const SWEEP_BATCH: i64 = 1000;
+
+/// Moves scheduled tasks whose time has come to `queued`, each taking its owner's next turn.
+pub(in crate::store::sqlite) fn promote_due(
+    batch: &mut Batch<'_>,
+    now: Timestamp,
+) -> StoreResult<u64> {
+    let heads = change::load_where(
+        batch,
+        "state = 'scheduled' AND scheduled_for <= ?1 ORDER BY scheduled_for LIMIT ?2",
+        params![millis(now), SWEEP_BATCH],
+    )?;
+    for head in &heads {
+        let change = Change {
+            fair_round: Some(change::next_round(
+                batch,
+                &head.queue,
+                head.owner.as_deref(),
+            )?),
+            ..Change::default()
+        };
+        change::transition(batch, head, Transition::Promote, change, now)?;
+    }
+    Ok(heads.len() as u64)
+}
+
+/// Expires the tasks never started before their `expires_at`.
+pub(in crate::store::sqlite) fn expire_overdue(
+    batch: &mut Batch<'_>,
+    now: Timestamp,
+) -> StoreResult<u64> {
+    let heads = change::load_where(
+        batch,
+        "expires_at IS NOT NULL AND state IN ('scheduled', 'queued') AND expires_at <= ?1
+           AND started_at IS NULL
+         LIMIT ?2",
+        params![millis(now), SWEEP_BATCH],
+    )?;
+    for head in &heads {
+        change::transition(batch, head, Transition::Expire, Change::default(), now)?;
+    }
+    Ok(heads.len() as u64)
+}
+
+/// Deletes final tasks finished before `cutoff`, events older than it, and the fairness rounds
+/// that no longer matter; answers how many tasks and events it deleted.
+pub(in crate::store::sqlite) fn sweep_retention(
+    batch: &mut Batch<'_>,
+    cutoff: Timestamp,
+) -> StoreResult<u64> {
+    let cutoff = millis(cutoff);
+    let tasks = batch
+        .tx
+        .prepare_cached(
+            "DELETE FROM tasks WHERE seq IN (
+                SELECT seq FROM tasks WHERE finished_at IS NOT NULL AND finished_at < ?1 LIMIT ?2)",
+        )?
+        .execute(params![cutoff, SWEEP_BATCH])?;
+    // Events are numbered in time order: look at the oldest only.
+    let events = batch
+        .tx
+        .prepare_cached(
+            "DELETE FROM events
+             WHERE seq IN (SELECT seq FROM events ORDER BY seq LIMIT ?2) AND at < ?1",
+        )?
+        .execute(params![cutoff, SWEEP_BATCH])?;
+    // An owner whose last round the queue has passed takes the queue's round anyway.
+    batch
+        .tx
+        .prepare_cached(
+            "DELETE FROM owner_rounds WHERE last_round <=
+                (SELECT current_round FROM queues WHERE queues.name = owner_rounds.queue)",
+        )?
+        .execute([])?;
+    Ok((tasks + events) as u64)
+}
+
+/// Sends back the running tasks whose lease has run out: to `queued` while attempts remain
+/// (the attempt counts: the task may be what killed its worker), else to `failed`.
+pub(in crate::store::sqlite) fn rescue_expired_leases(
+    batch: &mut Batch<'_>,
+    now: Timestamp,
+) -> StoreResult<u64> {
+    let heads = change::load_where(
+        batch,
+        "state = 'running' AND lease_expires_at < ?1 ORDER BY lease_expires_at LIMIT ?2",
+        params![millis(now), SWEEP_BATCH],
+    )?;
+    for head in &heads {
+        debug_assert_eq!(head.state, State::Running);
+        let spent = head.attempt >= head.max_attempts;
+        let error = ErrorInfo {
+            message: if spent {
+                "The worker running this task stopped, and its attempts are spent.".to_owned()
+            } else {
+                "The worker running this task stopped; it will run again.".to_owned()
+            },
+            detail: Some(format!(
+                "The lease of attempt {} of {} expired without being renewed.",
+                head.attempt, head.max_attempts
+            )),
+        };
+        let transition = if spent {
+            Transition::Fail
+        } else {
+            Transition::Requeue
+        };
+        let change = Change {
+            error: Some(Some(error)),
+            ..Change::default()
+        };
+        change::transition(batch, head, transition, change, now)?;
+    }
+    Ok(heads.len() as u64)
+}
