@@ -55,8 +55,11 @@ impl SqliteStore {
         if !applied.is_empty() {
             tracing::info!(path = %path.display(), versions = ?applied, "migrated the database");
         }
+        // Checkpoints are the checkpointer's job, off the commit path.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        let checkpointer = connection::open(&path, durability)?;
         let (events, _) = broadcast::channel(EVENT_BUFFER);
-        let writer = Writer::spawn(conn, events.clone())
+        let writer = Writer::spawn(conn, checkpointer, events.clone())
             .map_err(|err| StoreError::Database(Box::new(err)))?;
         Ok(SqliteStore {
             readers: Readers::new(path.clone()),

@@ -19,6 +19,9 @@ use crate::store::{StoreError, StoreResult};
 /// The most writes committed in one transaction.
 const MAX_BATCH: usize = 1024;
 
+/// After this many commits, the checkpointer is asked to copy the WAL back into the database.
+const COMMITS_PER_CHECKPOINT: u32 = 256;
+
 /// What a write sees: the open transaction, and the events it has recorded.
 pub(super) struct Batch<'a> {
     /// The batch's transaction, positioned inside the write's own savepoint.
@@ -29,8 +32,10 @@ pub(super) struct Batch<'a> {
 
 /// A write waiting for the thread, type-erased.
 trait Job: Send {
-    /// Runs the write inside the batch's transaction.
-    fn apply(&mut self, batch: &mut Batch<'_>);
+    /// Runs the write inside the batch's transaction; answers whether it succeeded. A write
+    /// that is `alone` in its batch runs without a savepoint: if it fails, the batch is rolled
+    /// back instead.
+    fn apply(&mut self, batch: &mut Batch<'_>, alone: bool) -> bool;
     /// Answers the caller once the batch is committed (or failed to be).
     fn reply(self: Box<Self>, commit: Result<(), &rusqlite::Error>);
 }
@@ -46,9 +51,18 @@ where
     T: Send,
     F: FnOnce(&mut Batch<'_>) -> StoreResult<T> + Send,
 {
-    fn apply(&mut self, batch: &mut Batch<'_>) {
-        let Some(work) = self.work.take() else { return };
-        self.outcome = Some(in_savepoint(batch, work));
+    fn apply(&mut self, batch: &mut Batch<'_>, alone: bool) -> bool {
+        let Some(work) = self.work.take() else {
+            return false;
+        };
+        let outcome = if alone {
+            work(batch)
+        } else {
+            in_savepoint(batch, work)
+        };
+        let succeeded = outcome.is_ok();
+        self.outcome = Some(outcome);
+        succeeded
     }
 
     fn reply(self: Box<Self>, commit: Result<(), &rusqlite::Error>) {
@@ -93,14 +107,22 @@ pub(super) struct Writer {
 
 impl Writer {
     /// Starts the thread on `conn`; committed events go to `events`.
+    ///
+    /// Checkpoints run on `checkpointer`'s own thread, so that a commit never waits for the
+    /// copy of the WAL into the database (nor for its fsync).
     pub(super) fn spawn(
         conn: Connection,
+        checkpointer: Connection,
         events: broadcast::Sender<Arc<Event>>,
     ) -> std::io::Result<Writer> {
         let (jobs, queue) = mpsc::channel();
+        let (nudge, nudged) = mpsc::sync_channel(1);
+        std::thread::Builder::new()
+            .name("errand-sqlite-checkpointer".into())
+            .spawn(move || checkpoint_when_nudged(checkpointer, nudged))?;
         std::thread::Builder::new()
             .name("errand-sqlite-writer".into())
-            .spawn(move || run(conn, queue, events))?;
+            .spawn(move || run(conn, queue, events, nudge))?;
         Ok(Writer { jobs })
     }
 
@@ -125,8 +147,10 @@ fn run(
     mut conn: Connection,
     queue: mpsc::Receiver<Box<dyn Job>>,
     events: broadcast::Sender<Arc<Event>>,
+    checkpoint: mpsc::SyncSender<()>,
 ) {
     let mut jobs: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
+    let mut commits = 0u32;
     while let Ok(first) = queue.recv() {
         jobs.push(first);
         while jobs.len() < MAX_BATCH {
@@ -138,6 +162,12 @@ fn run(
         let committed = commit_batch(&mut conn, &mut jobs);
         match committed {
             Ok(batch_events) => {
+                commits += 1;
+                if commits >= COMMITS_PER_CHECKPOINT {
+                    commits = 0;
+                    // A checkpoint already asked for will do.
+                    let _ = checkpoint.try_send(());
+                }
                 for event in batch_events {
                     // No subscriber is not an error.
                     let _ = events.send(Arc::new(event));
@@ -157,6 +187,20 @@ fn run(
     tracing::debug!("the sqlite writer stopped");
 }
 
+/// Copies the WAL into the database each time the writer asks, and once more at the end.
+/// `PASSIVE` never blocks writers or readers; what it cannot copy now, a later one will.
+fn checkpoint_when_nudged(conn: Connection, nudged: mpsc::Receiver<()>) {
+    let checkpoint = || {
+        if let Err(err) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!(error = %err, "a WAL checkpoint failed");
+        }
+    };
+    while nudged.recv().is_ok() {
+        checkpoint();
+    }
+    checkpoint();
+}
+
 fn commit_batch(
     conn: &mut Connection,
     jobs: &mut [Box<dyn Job>],
@@ -166,8 +210,15 @@ fn commit_batch(
         tx: &tx,
         events: Vec::new(),
     };
+    let alone = jobs.len() == 1;
+    let mut succeeded = true;
     for job in jobs.iter_mut() {
-        job.apply(&mut batch);
+        succeeded &= job.apply(&mut batch, alone);
+    }
+    if alone && !succeeded {
+        // The failed write's error is its answer; nothing of it may stay.
+        tx.rollback()?;
+        return Ok(Vec::new());
     }
     let events = batch.events;
     tx.commit()?;

@@ -94,7 +94,8 @@ CREATE INDEX tasks_banner ON tasks (owner, state)
 CREATE INDEX tasks_finished ON tasks (finished_at) WHERE finished_at IS NOT NULL;
 
 CREATE TABLE events (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    -- Never reused: retention always keeps the newest event (see sweep.rs).
+    seq INTEGER PRIMARY KEY,
     at INTEGER NOT NULL,
     task_id BLOB NOT NULL,
     owner TEXT,

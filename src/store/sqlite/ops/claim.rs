@@ -13,8 +13,8 @@ use super::change::{self, Change, Head};
 use crate::model::{EventKind, State, Task, TaskId, Transition};
 use crate::store::{ClaimRequest, StoreError, StoreResult};
 
-/// How many candidates past the free slots a claim looks at, to step over tasks whose owner is
-/// at its cap or whose ordering key is busy.
+/// How many ready tasks a claim passes over at most (owner at its cap, ordering key busy) before
+/// it gives up looking for more.
 const EXTRA_CANDIDATES: usize = 256;
 
 struct Candidate {
@@ -69,62 +69,57 @@ pub(in crate::store::sqlite) fn claim(
     if free == 0 {
         return Ok(Vec::new());
     }
-    let candidates = {
-        let mut statement = batch.tx.prepare_cached(
-            "SELECT seq, owner, ordering_key, expires_at, fair_round FROM tasks
-             WHERE queue = ?1 AND state = 'queued' AND executor <> 'tracked'
-             ORDER BY priority DESC, fair_round, seq
-             LIMIT ?2",
-        )?;
-        statement
-            .query_map(params![queue, (free + EXTRA_CANDIDATES) as i64], |row| {
-                Ok(Candidate {
-                    seq: row.get(0)?,
-                    owner: row.get(1)?,
-                    ordering_key: row.get(2)?,
-                    expires_at: row.get(3)?,
-                    fair_round: row.get(4)?,
-                })
-            })?
-            .collect::<Result<Vec<_>, _>>()?
-    };
     let now_ms = millis(request.now);
     let mut claimed = Vec::with_capacity(free);
     let mut round = current_round;
-    for candidate in candidates {
-        if claimed.len() == free {
-            break;
-        }
-        if candidate.expires_at.is_some_and(|at| at <= now_ms) {
-            let head = head_of(batch, candidate.seq)?;
-            change::transition(
-                batch,
-                &head,
-                Transition::Expire,
-                Change::default(),
-                request.now,
-            )?;
-            continue;
-        }
-        let owner_running = running_by_owner.entry(candidate.owner.clone()).or_insert(0);
-        if per_owner.is_some_and(|cap| *owner_running >= cap) {
-            continue;
-        }
-        if let Some(key) = &candidate.ordering_key {
-            if earlier_in_line(batch, key, candidate.seq)? {
+    // Look at a few more candidates than free slots first; only when some are passed over
+    // (owner at its cap, ordering key busy) look further, up to EXTRA_CANDIDATES more.
+    let mut passed_over = 0usize;
+    let mut window = free * 2 + 8;
+    loop {
+        let candidates = candidates(batch, queue, window, passed_over)?;
+        let exhausted = candidates.len() < window;
+        for candidate in candidates {
+            if claimed.len() == free {
+                break;
+            }
+            if candidate.expires_at.is_some_and(|at| at <= now_ms) {
+                let head = head_of(batch, candidate.seq)?;
+                change::transition(
+                    batch,
+                    &head,
+                    Transition::Expire,
+                    Change::default(),
+                    request.now,
+                )?;
                 continue;
             }
+            let owner_running = running_by_owner.entry(candidate.owner.clone()).or_insert(0);
+            if per_owner.is_some_and(|cap| *owner_running >= cap) {
+                passed_over += 1;
+                continue;
+            }
+            if let Some(key) = &candidate.ordering_key {
+                if earlier_in_line(batch, key, candidate.seq)? {
+                    passed_over += 1;
+                    continue;
+                }
+            }
+            *owner_running += 1;
+            round = round.max(candidate.fair_round);
+            claimed.push(start_attempt(
+                batch,
+                candidate.seq,
+                State::Queued,
+                request.node,
+                request.lease_until,
+                request.now,
+            )?);
         }
-        *owner_running += 1;
-        round = round.max(candidate.fair_round);
-        claimed.push(start_attempt(
-            batch,
-            candidate.seq,
-            State::Queued,
-            request.node,
-            request.lease_until,
-            request.now,
-        )?);
+        if claimed.len() == free || exhausted || passed_over >= EXTRA_CANDIDATES {
+            break;
+        }
+        window = EXTRA_CANDIDATES;
     }
     if round > current_round {
         batch
@@ -148,6 +143,35 @@ pub(in crate::store::sqlite) fn claim_task(
         .apply(head.state)
         .map_err(|source| StoreError::Illegal { id, source })?;
     start_attempt(batch, head.seq, head.state, node, lease_until, now)
+}
+
+/// The ready tasks of `queue` in claiming order, skipping the first `skip` (those passed over).
+/// Tasks claimed or expired meanwhile have left the `queued` index, so `skip` counts only the
+/// ones still there.
+fn candidates(
+    batch: &Batch<'_>,
+    queue: &str,
+    limit: usize,
+    skip: usize,
+) -> StoreResult<Vec<Candidate>> {
+    let mut statement = batch.tx.prepare_cached(
+        "SELECT seq, owner, ordering_key, expires_at, fair_round FROM tasks
+         WHERE queue = ?1 AND state = 'queued' AND executor <> 'tracked'
+         ORDER BY priority DESC, fair_round, seq
+         LIMIT ?2 OFFSET ?3",
+    )?;
+    let candidates = statement
+        .query_map(params![queue, limit as i64, skip as i64], |row| {
+            Ok(Candidate {
+                seq: row.get(0)?,
+                owner: row.get(1)?,
+                ordering_key: row.get(2)?,
+                expires_at: row.get(3)?,
+                fair_round: row.get(4)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(candidates)
 }
 
 fn head_of(batch: &Batch<'_>, seq: i64) -> StoreResult<Head> {

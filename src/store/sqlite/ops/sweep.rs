@@ -70,12 +70,14 @@ pub(in crate::store::sqlite) fn sweep_retention(
                 SELECT seq FROM tasks WHERE finished_at IS NOT NULL AND finished_at < ?1 LIMIT ?2)",
         )?
         .execute(params![cutoff, SWEEP_BATCH])?;
-    // Events are numbered in time order: look at the oldest only.
+    // Events are numbered in time order: look at the oldest only. The newest event is always
+    // kept, so that its number is never handed out again.
     let events = batch
         .tx
         .prepare_cached(
             "DELETE FROM events
-             WHERE seq IN (SELECT seq FROM events ORDER BY seq LIMIT ?2) AND at < ?1",
+             WHERE seq IN (SELECT seq FROM events ORDER BY seq LIMIT ?2) AND at < ?1
+               AND seq < (SELECT max(seq) FROM events)",
         )?
         .execute(params![cutoff, SWEEP_BATCH])?;
     // An owner whose last round the queue has passed takes the queue's round anyway.
