@@ -102,6 +102,14 @@ pub(in crate::store::sqlite) fn finish(
                 ..Change::default()
             },
         ),
+        // Whoever reports the failure, the store keeps the limit.
+        Outcome::RetryAt { error, .. } if head.attempt >= head.max_attempts => (
+            Transition::Fail,
+            Change {
+                error: Some(Some(error)),
+                ..Change::default()
+            },
+        ),
         Outcome::RetryAt { error, at } => (
             Transition::RetryLater,
             Change {

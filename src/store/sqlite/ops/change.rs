@@ -140,7 +140,7 @@ pub(in crate::store::sqlite) fn transition(
                 input = CASE WHEN ?14 THEN ?15 ELSE input END,
                 attempt = attempt - ?16,
                 lease_node = NULL, lease_expires_at = NULL,
-                cancel_requested = CASE WHEN ?4 THEN cancel_requested ELSE 0 END
+                cancel_requested = 0
              WHERE seq = ?1
              RETURNING {TASK_COLUMNS}"
         ))?

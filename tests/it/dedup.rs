@@ -1,0 +1,169 @@
+//! Dedup keys: `keep` answers with the task already there; `debounce` replaces the payload of a
+//! task that has not started and pushes its start back.
+
+use std::time::Duration;
+
+use errand::prelude::*;
+use jiff::Timestamp;
+use serde_json::json;
+
+use crate::util::{TestDb, engine_on, noop, quick_config, wait_final};
+
+fn without_workers(db: &TestDb) -> errand::engine::EngineBuilder {
+    let mut config = quick_config();
+    config.run_workers = false;
+    engine_on(db).config(config).handler("reindex", noop)
+}
+
+#[tokio::test]
+async fn keep_answers_the_existing_task_until_it_is_final() {
+    let db = TestDb::new();
+    let engine = without_workers(&db).start().await.unwrap();
+    let first = engine
+        .enqueue(
+            NewTask::new("reindex")
+                .dedup_key("doc-7", DedupPolicy::Keep)
+                .json(json!(1)),
+        )
+        .await
+        .unwrap();
+    assert!(first.created);
+    let second = engine
+        .enqueue(
+            NewTask::new("reindex")
+                .dedup_key("doc-7", DedupPolicy::Keep)
+                .json(json!(2)),
+        )
+        .await
+        .unwrap();
+    assert!(!second.created);
+    assert_eq!(second.task.id, first.task.id);
+    assert_eq!(second.task.payload, errand::model::Payload::Json(json!(1)));
+    // Once the first is final, the key is free again.
+    engine.cancel(first.task.id).await.unwrap();
+    let third = engine
+        .enqueue(NewTask::new("reindex").dedup_key("doc-7", DedupPolicy::Keep))
+        .await
+        .unwrap();
+    assert!(third.created);
+    assert_ne!(third.task.id, first.task.id);
+    // In one batch, the second answers the first.
+    let batch = engine
+        .enqueue_batch(vec![
+            NewTask::new("reindex").dedup_key("doc-8", DedupPolicy::Keep),
+            NewTask::new("reindex").dedup_key("doc-8", DedupPolicy::Keep),
+        ])
+        .await
+        .unwrap();
+    assert!(batch[0].created && !batch[1].created);
+    assert_eq!(batch[0].task.id, batch[1].task.id);
+    engine.shutdown(Default::default()).await;
+}
+
+#[tokio::test]
+async fn keep_answers_a_running_task_too() {
+    let db = TestDb::new();
+    let engine = engine_on(&db)
+        .handler("reindex", |ctx: TaskContext| async move {
+            ctx.cancelled().await;
+            Err(TaskError::new("stopped"))
+        })
+        .start()
+        .await
+        .unwrap();
+    let first = engine
+        .enqueue(NewTask::new("reindex").dedup_key("doc-9", DedupPolicy::Keep))
+        .await
+        .unwrap();
+    crate::util::wait_for_state(&engine, first.task.id, |s| s == State::Running).await;
+    let again = engine
+        .enqueue(NewTask::new("reindex").dedup_key("doc-9", DedupPolicy::Keep))
+        .await
+        .unwrap();
+    assert!(!again.created);
+    assert_eq!(again.task.id, first.task.id);
+    engine.cancel(first.task.id).await.unwrap();
+    assert_eq!(
+        wait_final(&engine, first.task.id).await.state,
+        State::Cancelled
+    );
+    engine.shutdown(Default::default()).await;
+}
+
+#[tokio::test]
+async fn debounce_replaces_the_payload_and_pushes_back_the_start() {
+    let db = TestDb::new();
+    let engine = without_workers(&db).start().await.unwrap();
+    let soon = Timestamp::now() + Duration::from_secs(60);
+    let later = Timestamp::now() + Duration::from_secs(120);
+    let first = engine
+        .enqueue(
+            NewTask::new("reindex")
+                .dedup_key("doc-7", DedupPolicy::Debounce)
+                .json(json!({"edit": 1}))
+                .run_at(soon),
+        )
+        .await
+        .unwrap();
+    assert!(first.created);
+    let second = engine
+        .enqueue(
+            NewTask::new("reindex")
+                .dedup_key("doc-7", DedupPolicy::Debounce)
+                .json(json!({"edit": 2}))
+                .context(json!({"reload_if_path": ["/doc/7"]}))
+                .run_at(later),
+        )
+        .await
+        .unwrap();
+    assert!(!second.created);
+    assert_eq!(second.task.id, first.task.id);
+    assert_eq!(second.task.state, State::Scheduled);
+    assert_eq!(
+        second.task.payload,
+        errand::model::Payload::Json(json!({"edit": 2}))
+    );
+    assert_eq!(
+        second.task.context,
+        Some(json!({"reload_if_path": ["/doc/7"]}))
+    );
+    assert_eq!(
+        second.task.scheduled_for.as_millisecond(),
+        later.as_millisecond()
+    );
+    let all = engine.list(&TaskFilter::default()).await.unwrap();
+    assert_eq!(all.tasks.len(), 1);
+    engine.shutdown(Default::default()).await;
+}
+
+#[tokio::test]
+async fn debounce_enqueues_anew_once_the_task_has_started() {
+    let db = TestDb::new();
+    let engine = engine_on(&db)
+        .handler("reindex", |ctx: TaskContext| async move {
+            ctx.cancelled().await;
+            Err(TaskError::new("stopped"))
+        })
+        .start()
+        .await
+        .unwrap();
+    let first = engine
+        .enqueue(NewTask::new("reindex").dedup_key("doc-7", DedupPolicy::Debounce))
+        .await
+        .unwrap();
+    crate::util::wait_for_state(&engine, first.task.id, |s| s == State::Running).await;
+    let second = engine
+        .enqueue(NewTask::new("reindex").dedup_key("doc-7", DedupPolicy::Debounce))
+        .await
+        .unwrap();
+    assert!(
+        second.created,
+        "the running task has the old payload: a new one must run after it"
+    );
+    assert_ne!(second.task.id, first.task.id);
+    engine.cancel(first.task.id).await.unwrap();
+    engine.cancel(second.task.id).await.unwrap();
+    wait_final(&engine, first.task.id).await;
+    wait_final(&engine, second.task.id).await;
+    engine.shutdown(Default::default()).await;
+}

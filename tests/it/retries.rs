@@ -1,0 +1,159 @@
+//! Retries with backoff up to `max_attempts`, permanent failures, and timeouts that really stop
+//! the handler.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::Duration;
+
+use errand::prelude::*;
+
+use crate::util::{TestDb, engine_on, wait_final};
+
+fn quick_retries() -> Queue {
+    Queue::new("default")
+        .concurrency(2)
+        .retry_backoff(Duration::from_millis(20), Duration::from_millis(80))
+}
+
+#[tokio::test]
+async fn a_failing_task_is_retried_until_it_succeeds() {
+    let db = TestDb::new();
+    let calls = Arc::new(AtomicU32::new(0));
+    let handler_calls = Arc::clone(&calls);
+    let engine = engine_on(&db)
+        .queue(quick_retries())
+        .handler("flaky", move |ctx: TaskContext| {
+            let calls = Arc::clone(&handler_calls);
+            async move {
+                let n = calls.fetch_add(1, Ordering::SeqCst) + 1;
+                assert_eq!(ctx.task().attempt, n, "the attempt number counts the runs");
+                if n < 3 {
+                    return Err(TaskError::new(format!("try {n} failed")).detail("Traceback: …"));
+                }
+                Ok(TaskOutput::done())
+            }
+        })
+        .start()
+        .await
+        .unwrap();
+    let mut events = engine.subscribe();
+    let id = engine
+        .enqueue(NewTask::new("flaky").max_attempts(5))
+        .await
+        .unwrap()
+        .task
+        .id;
+    let task = wait_final(&engine, id).await;
+    assert_eq!(task.state, State::Succeeded);
+    assert_eq!(task.attempt, 3);
+    assert!(
+        task.error.is_none(),
+        "success clears the last attempt's error"
+    );
+    // Each failure went through `scheduled` (the backoff), carrying the attempt's error.
+    let mut retries = Vec::new();
+    while let Ok(event) = events.try_recv() {
+        if event.task.id == id && event.task.state == State::Scheduled {
+            retries.push(event.task.error.clone().unwrap().message);
+        }
+    }
+    assert_eq!(retries, vec!["try 1 failed", "try 2 failed"]);
+    engine.shutdown(Default::default()).await;
+}
+
+#[tokio::test]
+async fn a_task_fails_for_good_once_its_attempts_are_spent() {
+    let db = TestDb::new();
+    let calls = Arc::new(AtomicU32::new(0));
+    let handler_calls = Arc::clone(&calls);
+    let engine = engine_on(&db)
+        .queue(quick_retries().max_attempts(3))
+        .handler("broken", move |_ctx: TaskContext| {
+            let calls = Arc::clone(&handler_calls);
+            async move {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Err(TaskError::new("the server is down"))
+            }
+        })
+        .start()
+        .await
+        .unwrap();
+    let id = engine
+        .enqueue(NewTask::new("broken"))
+        .await
+        .unwrap()
+        .task
+        .id;
+    let task = wait_final(&engine, id).await;
+    assert_eq!(task.state, State::Failed);
+    assert_eq!((task.attempt, task.max_attempts), (3, 3));
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+    assert_eq!(task.error.unwrap().message, "the server is down");
+    engine.shutdown(Default::default()).await;
+}
+
+#[tokio::test]
+async fn a_permanent_error_is_not_retried() {
+    let db = TestDb::new();
+    let engine = engine_on(&db)
+        .queue(quick_retries())
+        .handler("denied", |_ctx: TaskContext| async move {
+            Err(TaskError::new("permission denied").permanent())
+        })
+        .start()
+        .await
+        .unwrap();
+    let id = engine
+        .enqueue(NewTask::new("denied").max_attempts(5))
+        .await
+        .unwrap()
+        .task
+        .id;
+    let task = wait_final(&engine, id).await;
+    assert_eq!((task.state, task.attempt), (State::Failed, 1));
+    engine.shutdown(Default::default()).await;
+}
+
+#[tokio::test]
+async fn a_timeout_stops_the_handler_and_counts_as_a_failed_attempt() {
+    let db = TestDb::new();
+    let finished = Arc::new(AtomicBool::new(false));
+    let handler_finished = Arc::clone(&finished);
+    let engine = engine_on(&db)
+        .queue(quick_retries().timeout(Duration::from_millis(100)))
+        .handler("slow", move |_ctx: TaskContext| {
+            let finished = Arc::clone(&handler_finished);
+            async move {
+                tokio::time::sleep(Duration::from_secs(3)).await;
+                finished.store(true, Ordering::SeqCst);
+                Ok(TaskOutput::done())
+            }
+        })
+        .start()
+        .await
+        .unwrap();
+    let id = engine
+        .enqueue(NewTask::new("slow").max_attempts(2))
+        .await
+        .unwrap()
+        .task
+        .id;
+    let task = wait_final(&engine, id).await;
+    assert_eq!((task.state, task.attempt), (State::Failed, 2));
+    assert_eq!(task.error.unwrap().message, "timed out after 100 ms");
+    // The handler was aborted: it never got past its sleep, even long after.
+    engine.shutdown(Default::default()).await;
+    assert_eq!(engine.running(), 0);
+    assert!(!finished.load(Ordering::SeqCst));
+}
+
+#[test]
+fn errors_convert_with_their_cause_chain_as_detail() {
+    #[derive(Debug, thiserror::Error)]
+    #[error("could not write the file")]
+    struct Outer(#[source] std::io::Error);
+    let err = TaskError::from(Outer(std::io::Error::other("disk full")));
+    assert_eq!(err.message_text(), "could not write the file");
+    assert_eq!(format!("{err}"), "could not write the file");
+    assert!(format!("{err:?}").contains("caused by: disk full"));
+}

@@ -1,0 +1,102 @@
+//! Shared test helpers: temporary databases, engines with quick timings, and waiting on
+//! conditions with a deadline (never a bare sleep).
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use errand::engine::{EngineBuilder, EngineConfig};
+use errand::prelude::*;
+use errand::store::sqlite::SqliteStore;
+use tempfile::TempDir;
+
+/// How long any wait in the suite may take before the test fails.
+pub const DEADLINE: Duration = Duration::from_secs(20);
+
+/// A database file in its own temporary folder, removed at the end of the test.
+pub struct TestDb {
+    pub dir: TempDir,
+}
+
+impl TestDb {
+    pub fn new() -> TestDb {
+        TestDb {
+            dir: tempfile::tempdir().expect("a temporary folder"),
+        }
+    }
+
+    pub fn path(&self) -> PathBuf {
+        self.dir.path().join("errand.db")
+    }
+
+    pub fn store(&self) -> Arc<SqliteStore> {
+        Arc::new(SqliteStore::open(self.path()).expect("the store opens"))
+    }
+}
+
+/// Timings that keep tests quick: short leases and polls.
+pub fn quick_config() -> EngineConfig {
+    EngineConfig {
+        lease_ttl: Duration::from_millis(1500),
+        heartbeat_interval: Duration::from_millis(300),
+        poll_interval: Duration::from_millis(200),
+        cancel_grace: Duration::from_secs(5),
+        ..EngineConfig::default()
+    }
+}
+
+/// An engine builder on `db` with quick timings.
+pub fn engine_on(db: &TestDb) -> EngineBuilder {
+    Engine::builder().sqlite(db.path()).config(quick_config())
+}
+
+/// Polls `check` until it answers `Some`, failing the test after [`DEADLINE`].
+pub async fn wait_for<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Waits until task `id` is in a final state; answers it.
+pub async fn wait_final(engine: &Engine, id: TaskId) -> Task {
+    wait_for_state(engine, id, |state| state.is_final()).await
+}
+
+/// Waits until task `id` is in a state that `accept` takes; answers it.
+pub async fn wait_for_state(engine: &Engine, id: TaskId, accept: impl Fn(State) -> bool) -> Task {
+    wait_for(
+        &format!("task {id} to reach the expected state"),
+        || async {
+            let task = engine.get(id).await.expect("get").expect("the task exists");
+            accept(task.state).then_some(task)
+        },
+    )
+    .await
+}
+
+/// Waits until no task is queued, scheduled or running.
+pub async fn wait_drained(engine: &Engine) {
+    wait_for("every task to finish", || async {
+        let counts = engine.counts(None).await.expect("counts");
+        (counts.queued == 0 && counts.running == 0).then_some(())
+    })
+    .await
+}
+
+/// A handler that succeeds at once.
+pub async fn noop(_ctx: TaskContext) -> Result<TaskOutput, TaskError> {
+    Ok(TaskOutput::done())
+}
