@@ -161,10 +161,10 @@ impl Engine {
             .queues
             .get(&task.queue)
             .ok_or_else(|| EngineError::UnknownQueue(task.queue.clone()))?;
-        if let Executor::Handler { handler } = &task.executor {
-            if self.shared.handlers.get(handler).is_none() {
-                return Err(EngineError::UnknownHandler(handler.clone()));
-            }
+        if let Executor::Handler { handler } = &task.executor
+            && self.shared.handlers.get(handler).is_none()
+        {
+            return Err(EngineError::UnknownHandler(handler.clone()));
         }
         task.max_attempts = Some(
             task.max_attempts

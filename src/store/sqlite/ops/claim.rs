@@ -99,11 +99,11 @@ pub(in crate::store::sqlite) fn claim(
                 passed_over += 1;
                 continue;
             }
-            if let Some(key) = &candidate.ordering_key {
-                if earlier_in_line(batch, key, candidate.seq)? {
-                    passed_over += 1;
-                    continue;
-                }
+            if let Some(key) = &candidate.ordering_key
+                && earlier_in_line(batch, key, candidate.seq)?
+            {
+                passed_over += 1;
+                continue;
             }
             *owner_running += 1;
             round = round.max(candidate.fair_round);

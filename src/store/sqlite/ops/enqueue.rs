@@ -22,13 +22,13 @@ pub(in crate::store::sqlite) fn enqueue(
 }
 
 fn enqueue_one(batch: &mut Batch<'_>, new: NewTask, now: Timestamp) -> StoreResult<Enqueued> {
-    if let Some(key) = &new.dedup_key {
-        if let Some(existing) = dedup_hit(batch, key, &new, now)? {
-            return Ok(Enqueued {
-                task: existing,
-                created: false,
-            });
-        }
+    if let Some(key) = &new.dedup_key
+        && let Some(existing) = dedup_hit(batch, key, &new, now)?
+    {
+        return Ok(Enqueued {
+            task: existing,
+            created: false,
+        });
     }
     let scheduled_for = new.run_at.unwrap_or(now).max(now);
     let state = if scheduled_for > now {
