@@ -28,7 +28,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::fs::create_dir_all(&dir)?;
     let engine = Engine::builder()
         .sqlite(dir.join("errand.db"))
-        .queue(Queue::new("content").concurrency(8).per_owner_concurrency(3))
+        .queue(
+            Queue::new("content")
+                .concurrency(8)
+                .per_owner_concurrency(3),
+        )
         .queue(
             Queue::new("reports")
                 .concurrency(2)

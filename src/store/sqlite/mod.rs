@@ -4,6 +4,8 @@
 mod connection;
 mod migrate;
 mod ops;
+#[cfg(test)]
+mod query_plans;
 mod readers;
 mod row;
 mod writer;

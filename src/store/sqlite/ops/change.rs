@@ -23,7 +23,7 @@ pub(in crate::store::sqlite) struct Head {
     pub cancel_requested: bool,
 }
 
-const HEAD_COLUMNS: &str =
+pub(in crate::store::sqlite) const HEAD_COLUMNS: &str =
     "id, seq, state, fence, attempt, max_attempts, queue, owner, executor, cancel_requested";
 
 fn head_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Head> {

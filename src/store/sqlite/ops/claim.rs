@@ -17,6 +17,23 @@ use crate::store::{ClaimRequest, StoreError, StoreResult};
 /// it gives up looking for more.
 const EXTRA_CANDIDATES: usize = 256;
 
+/// The running tasks of a queue, per owner (index `tasks_running`).
+pub(in crate::store::sqlite) const RUNNING_BY_OWNER: &str =
+    "SELECT owner, count(*) FROM tasks WHERE queue = ?1 AND state = 'running' GROUP BY owner";
+
+/// The ready tasks of a queue in claiming order (index `tasks_claim`, no sort).
+pub(in crate::store::sqlite) const CANDIDATES: &str =
+    "SELECT seq, owner, ordering_key, expires_at, fair_round FROM tasks
+     WHERE queue = ?1 AND state = 'queued' AND executor <> 'tracked'
+     ORDER BY priority DESC, fair_round, seq
+     LIMIT ?2 OFFSET ?3";
+
+/// Whether an earlier task of an ordering key is not final (index `tasks_ordering`).
+pub(in crate::store::sqlite) const EARLIER_IN_LINE: &str = "SELECT 1 FROM tasks
+     WHERE ordering_key = ?1 AND seq < ?2
+       AND state IN ('scheduled', 'queued', 'running', 'waiting')
+     LIMIT 1";
+
 struct Candidate {
     seq: i64,
     owner: Option<String>,
@@ -54,9 +71,7 @@ pub(in crate::store::sqlite) fn claim(
     }
     let mut running_by_owner: HashMap<Option<String>, i64> = HashMap::new();
     {
-        let mut statement = batch.tx.prepare_cached(
-            "SELECT owner, count(*) FROM tasks WHERE queue = ?1 AND state = 'running' GROUP BY owner",
-        )?;
+        let mut statement = batch.tx.prepare_cached(RUNNING_BY_OWNER)?;
         let mut rows = statement.query([queue])?;
         while let Some(row) = rows.next()? {
             running_by_owner.insert(row.get(0)?, row.get(1)?);
@@ -154,12 +169,7 @@ fn candidates(
     limit: usize,
     skip: usize,
 ) -> StoreResult<Vec<Candidate>> {
-    let mut statement = batch.tx.prepare_cached(
-        "SELECT seq, owner, ordering_key, expires_at, fair_round FROM tasks
-         WHERE queue = ?1 AND state = 'queued' AND executor <> 'tracked'
-         ORDER BY priority DESC, fair_round, seq
-         LIMIT ?2 OFFSET ?3",
-    )?;
+    let mut statement = batch.tx.prepare_cached(CANDIDATES)?;
     let candidates = statement
         .query_map(params![queue, limit as i64, skip as i64], |row| {
             Ok(Candidate {
@@ -184,12 +194,7 @@ fn head_of(batch: &Batch<'_>, seq: i64) -> StoreResult<Head> {
 fn earlier_in_line(batch: &Batch<'_>, key: &str, seq: i64) -> StoreResult<bool> {
     Ok(batch
         .tx
-        .prepare_cached(
-            "SELECT 1 FROM tasks
-             WHERE ordering_key = ?1 AND seq < ?2
-               AND state IN ('scheduled', 'queued', 'running', 'waiting')
-             LIMIT 1",
-        )?
+        .prepare_cached(EARLIER_IN_LINE)?
         .query_row(params![key, seq], |_| Ok(()))
         .optional()?
         .is_some())

@@ -9,6 +9,15 @@ use super::change::{self, Change};
 use crate::model::{DedupPolicy, EventKind, Executor, NewTask, Payload, State, Task, Transition};
 use crate::store::{Enqueued, StoreError, StoreResult};
 
+/// The task of a dedup key that has not started (unique index `tasks_dedup_pending`).
+pub(in crate::store::sqlite) const DEDUP_PENDING: &str =
+    "dedup_key = ?1 AND dedup_key IS NOT NULL AND state IN ('scheduled', 'queued')";
+
+/// The latest started task of a dedup key that is not final (index `tasks_dedup_started`).
+pub(in crate::store::sqlite) const DEDUP_STARTED: &str =
+    "dedup_key = ?1 AND dedup_key IS NOT NULL AND state IN ('running', 'waiting')
+     ORDER BY seq DESC LIMIT 1";
+
 /// Enqueues `tasks` in order.
 pub(in crate::store::sqlite) fn enqueue(
     batch: &mut Batch<'_>,
@@ -122,22 +131,11 @@ fn dedup_hit(
     new: &NewTask,
     now: Timestamp,
 ) -> StoreResult<Option<Task>> {
-    let pending = change::load_where(
-        batch,
-        "dedup_key = ?1 AND dedup_key IS NOT NULL AND state IN ('scheduled', 'queued')",
-        [key],
-    )?
-    .pop();
+    let pending = change::load_where(batch, DEDUP_PENDING, [key])?.pop();
     match (new.dedup, pending) {
         (DedupPolicy::Keep, Some(head)) => change::fetch(batch, head.seq).map(Some),
         (DedupPolicy::Keep, None) => {
-            let started = change::load_where(
-                batch,
-                "dedup_key = ?1 AND dedup_key IS NOT NULL AND state IN ('running', 'waiting')
-                 ORDER BY seq DESC LIMIT 1",
-                [key],
-            )?
-            .pop();
+            let started = change::load_where(batch, DEDUP_STARTED, [key])?.pop();
             started
                 .map(|head| change::fetch(batch, head.seq))
                 .transpose()

@@ -24,42 +24,7 @@ pub(in crate::store::sqlite) fn list(
         0 => 50,
         n => n.min(1000),
     };
-    let mut conditions: Vec<String> = Vec::new();
-    let mut values: Vec<Box<dyn ToSql>> = Vec::new();
-    let mut bind = |condition: &str, value: Box<dyn ToSql>, values: &mut Vec<Box<dyn ToSql>>| {
-        values.push(value);
-        conditions.push(condition.replace('?', &format!("?{}", values.len())));
-    };
-    if let Some(owner) = &filter.owner {
-        bind("owner = ?", Box::new(owner.clone()), &mut values);
-    }
-    if let Some(queue) = &filter.queue {
-        bind("queue = ?", Box::new(queue.clone()), &mut values);
-    }
-    if let Some(name) = &filter.name {
-        bind("name = ?", Box::new(name.clone()), &mut values);
-    }
-    if let Some(Cursor(seq)) = filter.cursor {
-        bind("seq < ?", Box::new(seq), &mut values);
-    }
-    if !filter.states.is_empty() {
-        let names: Vec<String> = filter
-            .states
-            .iter()
-            .map(|state| format!("'{}'", state.as_str()))
-            .collect();
-        conditions.push(format!("state IN ({})", names.join(", ")));
-    }
-    let condition = if conditions.is_empty() {
-        String::new()
-    } else {
-        format!("WHERE {}", conditions.join(" AND "))
-    };
-    values.push(Box::new(limit as i64 + 1));
-    let sql = format!(
-        "SELECT {TASK_COLUMNS} FROM tasks {condition} ORDER BY seq DESC LIMIT ?{}",
-        values.len()
-    );
+    let (sql, values) = list_query(filter, limit);
     let mut statement = conn.prepare_cached(&sql)?;
     let mut rows = statement.query(rusqlite::params_from_iter(values.iter()))?;
     let mut tasks = Vec::with_capacity(limit + 1);
@@ -80,25 +45,75 @@ pub(in crate::store::sqlite) fn list(
     })
 }
 
+/// The SQL and parameters of a listing of at most `limit + 1` tasks (one more than a page, to
+/// tell whether there is a next one). With an owner, it walks index `tasks_owner` backwards.
+pub(in crate::store::sqlite) fn list_query(
+    filter: &TaskFilter,
+    limit: usize,
+) -> (String, Vec<Box<dyn ToSql>>) {
+    let mut conditions: Vec<String> = Vec::new();
+    let mut values: Vec<Box<dyn ToSql>> = Vec::new();
+    let mut bind = |condition: &str, value: Box<dyn ToSql>| {
+        values.push(value);
+        conditions.push(condition.replace('?', &format!("?{}", values.len())));
+    };
+    if let Some(owner) = &filter.owner {
+        bind("owner = ?", Box::new(owner.clone()));
+    }
+    if let Some(queue) = &filter.queue {
+        bind("queue = ?", Box::new(queue.clone()));
+    }
+    if let Some(name) = &filter.name {
+        bind("name = ?", Box::new(name.clone()));
+    }
+    if let Some(Cursor(seq)) = filter.cursor {
+        bind("seq < ?", Box::new(seq));
+    }
+    if !filter.states.is_empty() {
+        let names: Vec<String> = filter
+            .states
+            .iter()
+            .map(|state| format!("'{}'", state.as_str()))
+            .collect();
+        conditions.push(format!("state IN ({})", names.join(", ")));
+    }
+    let condition = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", conditions.join(" AND "))
+    };
+    values.push(Box::new(limit as i64 + 1));
+    let sql = format!(
+        "SELECT {TASK_COLUMNS} FROM tasks {condition} ORDER BY seq DESC LIMIT ?{}",
+        values.len()
+    );
+    (sql, values)
+}
+
+/// The banner's counts of one owner (index `tasks_banner`).
+pub(in crate::store::sqlite) const OWNER_COUNTS: &str = "SELECT state, count(*) FROM tasks
+     WHERE owner = ?1 AND dismissed = 0
+       AND state IN ('scheduled', 'queued', 'running', 'waiting', 'failed')
+     GROUP BY state";
+
+/// The banner's counts of everyone.
+const ALL_COUNTS: &str = "SELECT state, count(*) FROM tasks
+     WHERE dismissed = 0 AND state IN ('scheduled', 'queued', 'running', 'waiting', 'failed')
+     GROUP BY state";
+
 /// The banner's counts, for one owner or for all.
 pub(in crate::store::sqlite) fn counts(
     conn: &Connection,
     owner: Option<&str>,
 ) -> StoreResult<Counts> {
-    const ACTIVE: &str = "dismissed = 0
-        AND state IN ('scheduled', 'queued', 'running', 'waiting', 'failed')";
     let mut statement;
     let mut rows = match owner {
         Some(owner) => {
-            statement = conn.prepare_cached(&format!(
-                "SELECT state, count(*) FROM tasks WHERE owner = ?1 AND {ACTIVE} GROUP BY state"
-            ))?;
+            statement = conn.prepare_cached(OWNER_COUNTS)?;
             statement.query([owner])?
         }
         None => {
-            statement = conn.prepare_cached(&format!(
-                "SELECT state, count(*) FROM tasks WHERE {ACTIVE} GROUP BY state"
-            ))?;
+            statement = conn.prepare_cached(ALL_COUNTS)?;
             statement.query([])?
         }
     };
@@ -148,12 +163,16 @@ pub(in crate::store::sqlite) fn events_since(
     Ok(events)
 }
 
+/// The time of the next scheduled task (index `tasks_due`).
+pub(in crate::store::sqlite) const NEXT_DUE: &str =
+    "SELECT min(scheduled_for) FROM tasks WHERE state = 'scheduled'";
+
 /// When the next scheduled task is due.
 pub(in crate::store::sqlite) fn next_due(
     conn: &Connection,
 ) -> StoreResult<Option<jiff::Timestamp>> {
     let due: Option<i64> = conn
-        .prepare_cached("SELECT min(scheduled_for) FROM tasks WHERE state = 'scheduled'")?
+        .prepare_cached(NEXT_DUE)?
         .query_row([], |row| row.get(0))?;
     due.map(jiff::Timestamp::from_millisecond)
         .transpose()

@@ -14,16 +14,30 @@ use crate::store::StoreResult;
 /// The most tasks one sweep moves.
 pub(in crate::store::sqlite) const SWEEP_BATCH: i64 = 1000;
 
+/// Scheduled tasks whose time has come (index `tasks_due`).
+pub(in crate::store::sqlite) const DUE: &str =
+    "state = 'scheduled' AND scheduled_for <= ?1 ORDER BY scheduled_for LIMIT ?2";
+
+/// Tasks never started before their `expires_at` (index `tasks_expiry`).
+pub(in crate::store::sqlite) const OVERDUE: &str =
+    "expires_at IS NOT NULL AND state IN ('scheduled', 'queued') AND expires_at <= ?1
+       AND started_at IS NULL
+     LIMIT ?2";
+
+/// Running tasks whose lease has run out (index `tasks_lease`).
+pub(in crate::store::sqlite) const LAPSED_LEASES: &str =
+    "state = 'running' AND lease_expires_at < ?1 ORDER BY lease_expires_at LIMIT ?2";
+
+/// Final tasks finished before a cutoff (index `tasks_finished`).
+pub(in crate::store::sqlite) const FINISHED_BEFORE: &str =
+    "SELECT seq FROM tasks WHERE finished_at IS NOT NULL AND finished_at < ?1 LIMIT ?2";
+
 /// Moves scheduled tasks whose time has come to `queued`, each taking its owner's next turn.
 pub(in crate::store::sqlite) fn promote_due(
     batch: &mut Batch<'_>,
     now: Timestamp,
 ) -> StoreResult<u64> {
-    let heads = change::load_where(
-        batch,
-        "state = 'scheduled' AND scheduled_for <= ?1 ORDER BY scheduled_for LIMIT ?2",
-        params![millis(now), SWEEP_BATCH],
-    )?;
+    let heads = change::load_where(batch, DUE, params![millis(now), SWEEP_BATCH])?;
     for head in &heads {
         let change = Change {
             fair_round: Some(change::next_round(
@@ -43,13 +57,7 @@ pub(in crate::store::sqlite) fn expire_overdue(
     batch: &mut Batch<'_>,
     now: Timestamp,
 ) -> StoreResult<u64> {
-    let heads = change::load_where(
-        batch,
-        "expires_at IS NOT NULL AND state IN ('scheduled', 'queued') AND expires_at <= ?1
-           AND started_at IS NULL
-         LIMIT ?2",
-        params![millis(now), SWEEP_BATCH],
-    )?;
+    let heads = change::load_where(batch, OVERDUE, params![millis(now), SWEEP_BATCH])?;
     for head in &heads {
         change::transition(batch, head, Transition::Expire, Change::default(), now)?;
     }
@@ -65,10 +73,9 @@ pub(in crate::store::sqlite) fn sweep_retention(
     let cutoff = millis(cutoff);
     let tasks = batch
         .tx
-        .prepare_cached(
-            "DELETE FROM tasks WHERE seq IN (
-                SELECT seq FROM tasks WHERE finished_at IS NOT NULL AND finished_at < ?1 LIMIT ?2)",
-        )?
+        .prepare_cached(&format!(
+            "DELETE FROM tasks WHERE seq IN ({FINISHED_BEFORE})"
+        ))?
         .execute(params![cutoff, SWEEP_BATCH])?;
     // Events are numbered in time order: look at the oldest only. The newest event is always
     // kept, so that its number is never handed out again.
@@ -97,11 +104,7 @@ pub(in crate::store::sqlite) fn rescue_expired_leases(
     batch: &mut Batch<'_>,
     now: Timestamp,
 ) -> StoreResult<u64> {
-    let heads = change::load_where(
-        batch,
-        "state = 'running' AND lease_expires_at < ?1 ORDER BY lease_expires_at LIMIT ?2",
-        params![millis(now), SWEEP_BATCH],
-    )?;
+    let heads = change::load_where(batch, LAPSED_LEASES, params![millis(now), SWEEP_BATCH])?;
     for head in &heads {
         debug_assert_eq!(head.state, State::Running);
         let spent = head.attempt >= head.max_attempts;
