@@ -271,11 +271,22 @@ impl Engine {
         tracing::info!("engine stopped");
     }
 
-    /// Runs until SIGTERM, SIGINT or SIGQUIT, then drains with `grace`.
+    /// Runs until SIGTERM, SIGINT or SIGQUIT, then drains with `grace`. A second signal during
+    /// the drain stops at once: the tasks still running are rescued by the next start (or
+    /// another node) when their leases run out.
     pub async fn run_until_signal(&self, grace: Duration) -> std::io::Result<()> {
         let signal = drain_signal().await?;
         tracing::info!(signal, "draining on signal");
-        self.shutdown(grace).await;
+        tokio::select! {
+            () = self.shutdown(grace) => {}
+            second = drain_signal() => {
+                tracing::warn!(
+                    signal = second?,
+                    running = self.running(),
+                    "second signal: stopping without waiting; running tasks return to their queue when their lease runs out"
+                );
+            }
+        }
         Ok(())
     }
 }
