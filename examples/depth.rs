@@ -66,7 +66,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let tasks = 10_000;
     let started = Instant::now();
     for _ in 0..tasks {
-        engine.enqueue(NewTask::new("noop").owner("producer")).await?;
+        engine
+            .enqueue(NewTask::new("noop").owner("producer"))
+            .await?;
     }
     let enqueued = started.elapsed();
     loop {

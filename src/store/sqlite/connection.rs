@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags};
 
 /// How durable a commit is.
@@ -36,6 +37,10 @@ pub(super) fn open(path: &Path, durability: Durability) -> rusqlite::Result<Conn
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     // 16 MiB of page cache per connection keeps the hot indexes in memory.
     conn.pragma_update(None, "cache_size", -16_000)?;
+    // Plans depend on the SQL alone, never on bound values. Without this, SQLite marks
+    // statements whose plan could use a bound value, and every reuse from the statement cache
+    // (which clears the bindings) prepares them again.
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
 }

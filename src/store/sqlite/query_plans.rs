@@ -1,6 +1,7 @@
-//! The hot queries use their indexes: no full scan of `tasks` and no sort, whatever the number
-//! of rows. Checked with `EXPLAIN QUERY PLAN` on the real schema, so that an index change that
-//! would turn a claim into a scan of a million rows fails here.
+//! The hot queries stay cheap at any size: they use their indexes (no full scan of `tasks` and
+//! no sort, checked with `EXPLAIN QUERY PLAN` on the real schema, so that an index change that
+//! would turn a claim into a scan of a million rows fails here), and they are reused from the
+//! statement cache without being compiled again.
 
 use rusqlite::Connection;
 
@@ -88,5 +89,47 @@ fn the_hot_queries_use_their_indexes() {
     ] {
         let (sql, _) = read::list_query(&filter, 50);
         assert_uses(&conn, &sql, "tasks_owner");
+    }
+}
+
+/// Reusing a hot statement from the cache must not prepare it again. (Without the query
+/// planner stability guarantee, SQLite marks statements whose plan could use a bound value,
+/// and the cache's clearing of bindings expires them: the claim query was compiled anew on
+/// every run.)
+#[test]
+fn cached_statements_are_reused_without_being_prepared_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("reuse.db");
+    super::SqliteStore::migrate(&path).unwrap();
+    let conn = super::connection::open(&path, super::Durability::Normal).unwrap();
+    conn.execute_batch(
+        "INSERT INTO tasks (id, name, queue, executor, state, priority, fair_round, max_attempts,
+            created_at, scheduled_for, updated_at, owner, ordering_key)
+         VALUES (randomblob(16), 'x', 'default', 'handler', 'queued', 0, 1, 3, 0, 0, 0, 'a', 'k')",
+    )
+    .unwrap();
+    for sql in [
+        claim::CANDIDATES,
+        claim::RUNNING_BY_OWNER,
+        claim::EARLIER_IN_LINE,
+        read::OWNER_COUNTS,
+    ] {
+        for round in 0..3 {
+            let mut statement = conn.prepare_cached(sql).unwrap();
+            let values: Vec<rusqlite::types::Value> = (0..statement.parameter_count())
+                .map(|n| match n {
+                    0 => rusqlite::types::Value::Text(format!("default-{round}")),
+                    _ => rusqlite::types::Value::Integer(round),
+                })
+                .collect();
+            let mut rows = statement.query(rusqlite::params_from_iter(values)).unwrap();
+            while rows.next().unwrap().is_some() {}
+            drop(rows);
+            assert_eq!(
+                statement.get_status(rusqlite::StatementStatus::RePrepare),
+                0,
+                "prepared again on reuse: {sql}"
+            );
+        }
     }
 }

@@ -17,16 +17,21 @@ use crate::store::{ClaimRequest, StoreError, StoreResult};
 /// it gives up looking for more.
 const EXTRA_CANDIDATES: usize = 256;
 
-/// The running tasks of a queue, per owner (index `tasks_running`).
+/// The owners of the running tasks of a queue (index `tasks_running`). Counted in Rust: with
+/// `GROUP BY owner`, SQLite re-prepares this statement on every run.
 pub(in crate::store::sqlite) const RUNNING_BY_OWNER: &str =
-    "SELECT owner, count(*) FROM tasks WHERE queue = ?1 AND state = 'running' GROUP BY owner";
+    "SELECT owner FROM tasks WHERE queue = ?1 AND state = 'running'";
 
-/// The ready tasks of a queue in claiming order (index `tasks_claim`, no sort).
+/// A page of the ready tasks of a queue in claiming order, after the first `?2` (index
+/// `tasks_claim`, no sort).
 pub(in crate::store::sqlite) const CANDIDATES: &str =
     "SELECT seq, owner, ordering_key, expires_at, fair_round FROM tasks
      WHERE queue = ?1 AND state = 'queued' AND executor <> 'tracked'
      ORDER BY priority DESC, fair_round, seq
-     LIMIT ?2 OFFSET ?3";
+     LIMIT 64 OFFSET ?2";
+
+/// The rows in a page of [`CANDIDATES`].
+const CANDIDATE_PAGE: usize = 64;
 
 /// Whether an earlier task of an ordering key is not final (index `tasks_ordering`).
 pub(in crate::store::sqlite) const EARLIER_IN_LINE: &str = "SELECT 1 FROM tasks
@@ -74,7 +79,7 @@ pub(in crate::store::sqlite) fn claim(
         let mut statement = batch.tx.prepare_cached(RUNNING_BY_OWNER)?;
         let mut rows = statement.query([queue])?;
         while let Some(row) = rows.next()? {
-            running_by_owner.insert(row.get(0)?, row.get(1)?);
+            *running_by_owner.entry(row.get(0)?).or_insert(0) += 1;
         }
     }
     let running: i64 = running_by_owner.values().sum();
@@ -87,13 +92,12 @@ pub(in crate::store::sqlite) fn claim(
     let now_ms = millis(request.now);
     let mut claimed = Vec::with_capacity(free);
     let mut round = current_round;
-    // Look at a few more candidates than free slots first; only when some are passed over
-    // (owner at its cap, ordering key busy) look further, up to EXTRA_CANDIDATES more.
+    // Page through the candidates until the free slots are filled, the queue has no more, or
+    // too many were passed over (owner at its cap, ordering key busy).
     let mut passed_over = 0usize;
-    let mut window = free * 2 + 8;
     loop {
-        let candidates = candidates(batch, queue, window, passed_over)?;
-        let exhausted = candidates.len() < window;
+        let candidates = candidates(batch, queue, passed_over)?;
+        let exhausted = candidates.len() < CANDIDATE_PAGE;
         for candidate in candidates {
             if claimed.len() == free {
                 break;
@@ -134,7 +138,6 @@ pub(in crate::store::sqlite) fn claim(
         if claimed.len() == free || exhausted || passed_over >= EXTRA_CANDIDATES {
             break;
         }
-        window = EXTRA_CANDIDATES;
     }
     if round > current_round {
         batch
@@ -160,18 +163,13 @@ pub(in crate::store::sqlite) fn claim_task(
     start_attempt(batch, head.seq, head.state, node, lease_until, now)
 }
 
-/// The ready tasks of `queue` in claiming order, skipping the first `skip` (those passed over).
-/// Tasks claimed or expired meanwhile have left the `queued` index, so `skip` counts only the
-/// ones still there.
-fn candidates(
-    batch: &Batch<'_>,
-    queue: &str,
-    limit: usize,
-    skip: usize,
-) -> StoreResult<Vec<Candidate>> {
+/// A page of the ready tasks of `queue` in claiming order, skipping the first `skip` (those
+/// passed over). Tasks claimed or expired meanwhile have left the `queued` index, so `skip`
+/// counts only the ones still there.
+fn candidates(batch: &Batch<'_>, queue: &str, skip: usize) -> StoreResult<Vec<Candidate>> {
     let mut statement = batch.tx.prepare_cached(CANDIDATES)?;
     let candidates = statement
-        .query_map(params![queue, limit as i64, skip as i64], |row| {
+        .query_map(params![queue, skip as i64], |row| {
             Ok(Candidate {
                 seq: row.get(0)?,
                 owner: row.get(1)?,
@@ -212,25 +210,23 @@ fn start_attempt(
     // Callers select or check a `queued` task first.
     let to = State::Running;
     debug_assert_eq!(Transition::Claim.apply(from), Ok(to));
-    let task = batch
-        .tx
-        .prepare_cached(&format!(
-            "UPDATE tasks SET state = ?2, attempt = attempt + 1, fence = fence + 1,
+    let mut st = batch.tx.prepare_cached(&format!(
+        "UPDATE tasks SET state = ?2, attempt = attempt + 1, fence = fence + 1,
                 lease_node = ?3, lease_expires_at = ?4, started_at = coalesce(started_at, ?5),
                 updated_at = ?5, cancel_requested = 0
              WHERE seq = ?1
              RETURNING {TASK_COLUMNS}"
-        ))?
-        .query_row(
-            params![
-                seq,
-                to.as_str(),
-                node.as_bytes(),
-                millis(lease_until),
-                millis(now)
-            ],
-            task_from_row,
-        )?;
+    ))?;
+    let task = st.query_row(
+        params![
+            seq,
+            to.as_str(),
+            node.as_bytes(),
+            millis(lease_until),
+            millis(now)
+        ],
+        task_from_row,
+    )?;
     record_event(
         batch,
         EventKind::StateChanged,

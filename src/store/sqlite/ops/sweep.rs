@@ -3,7 +3,6 @@
 //! there is more.
 
 use jiff::Timestamp;
-use rusqlite::params;
 
 use super::super::row::millis;
 use super::super::writer::Batch;
@@ -11,33 +10,33 @@ use super::change::{self, Change};
 use crate::model::{ErrorInfo, State, Transition};
 use crate::store::StoreResult;
 
-/// The most tasks one sweep moves.
-pub(in crate::store::sqlite) const SWEEP_BATCH: i64 = 1000;
+// One sweep moves at most 1,000 tasks: the LIMITs below are written in, not bound, because
+// SQLite re-prepares a statement each time a bound LIMIT changes.
 
 /// Scheduled tasks whose time has come (index `tasks_due`).
 pub(in crate::store::sqlite) const DUE: &str =
-    "state = 'scheduled' AND scheduled_for <= ?1 ORDER BY scheduled_for LIMIT ?2";
+    "state = 'scheduled' AND scheduled_for <= ?1 ORDER BY scheduled_for LIMIT 1000";
 
 /// Tasks never started before their `expires_at` (index `tasks_expiry`).
 pub(in crate::store::sqlite) const OVERDUE: &str =
     "expires_at IS NOT NULL AND state IN ('scheduled', 'queued') AND expires_at <= ?1
        AND started_at IS NULL
-     LIMIT ?2";
+     LIMIT 1000";
 
 /// Running tasks whose lease has run out (index `tasks_lease`).
 pub(in crate::store::sqlite) const LAPSED_LEASES: &str =
-    "state = 'running' AND lease_expires_at < ?1 ORDER BY lease_expires_at LIMIT ?2";
+    "state = 'running' AND lease_expires_at < ?1 ORDER BY lease_expires_at LIMIT 1000";
 
 /// Final tasks finished before a cutoff (index `tasks_finished`).
 pub(in crate::store::sqlite) const FINISHED_BEFORE: &str =
-    "SELECT seq FROM tasks WHERE finished_at IS NOT NULL AND finished_at < ?1 LIMIT ?2";
+    "SELECT seq FROM tasks WHERE finished_at IS NOT NULL AND finished_at < ?1 LIMIT 1000";
 
 /// Moves scheduled tasks whose time has come to `queued`, each taking its owner's next turn.
 pub(in crate::store::sqlite) fn promote_due(
     batch: &mut Batch<'_>,
     now: Timestamp,
 ) -> StoreResult<u64> {
-    let heads = change::load_where(batch, DUE, params![millis(now), SWEEP_BATCH])?;
+    let heads = change::load_where(batch, DUE, [millis(now)])?;
     for head in &heads {
         let change = Change {
             fair_round: Some(change::next_round(
@@ -57,7 +56,7 @@ pub(in crate::store::sqlite) fn expire_overdue(
     batch: &mut Batch<'_>,
     now: Timestamp,
 ) -> StoreResult<u64> {
-    let heads = change::load_where(batch, OVERDUE, params![millis(now), SWEEP_BATCH])?;
+    let heads = change::load_where(batch, OVERDUE, [millis(now)])?;
     for head in &heads {
         change::transition(batch, head, Transition::Expire, Change::default(), now)?;
     }
@@ -76,17 +75,17 @@ pub(in crate::store::sqlite) fn sweep_retention(
         .prepare_cached(&format!(
             "DELETE FROM tasks WHERE seq IN ({FINISHED_BEFORE})"
         ))?
-        .execute(params![cutoff, SWEEP_BATCH])?;
+        .execute([cutoff])?;
     // Events are numbered in time order: look at the oldest only. The newest event is always
     // kept, so that its number is never handed out again.
     let events = batch
         .tx
         .prepare_cached(
             "DELETE FROM events
-             WHERE seq IN (SELECT seq FROM events ORDER BY seq LIMIT ?2) AND at < ?1
+             WHERE seq IN (SELECT seq FROM events ORDER BY seq LIMIT 1000) AND at < ?1
                AND seq < (SELECT max(seq) FROM events)",
         )?
-        .execute(params![cutoff, SWEEP_BATCH])?;
+        .execute([cutoff])?;
     // An owner whose last round the queue has passed takes the queue's round anyway.
     batch
         .tx
@@ -104,7 +103,7 @@ pub(in crate::store::sqlite) fn rescue_expired_leases(
     batch: &mut Batch<'_>,
     now: Timestamp,
 ) -> StoreResult<u64> {
-    let heads = change::load_where(batch, LAPSED_LEASES, params![millis(now), SWEEP_BATCH])?;
+    let heads = change::load_where(batch, LAPSED_LEASES, [millis(now)])?;
     for head in &heads {
         debug_assert_eq!(head.state, State::Running);
         let spent = head.attempt >= head.max_attempts;
