@@ -25,8 +25,8 @@ pub use migrate::SCHEMA_VERSION;
 use self::readers::Readers;
 use self::writer::Writer;
 use super::{
-    ClaimRequest, Counts, Enqueued, Lease, LeaseStatus, Outcome, Store, StoreError, StoreResult,
-    TaskFilter, TaskPage,
+    ClaimRequest, Counts, Enqueued, Lease, LeaseStatus, Outcome, Store, StoreResult, TaskFilter,
+    TaskPage,
 };
 use crate::model::{Event, NewTask, Progress, Queue, QueueStats, Task, TaskId};
 
@@ -57,12 +57,11 @@ impl SqliteStore {
         if !applied.is_empty() {
             tracing::info!(path = %path.display(), versions = ?applied, "migrated the database");
         }
-        // Checkpoints are the checkpointer's job, off the commit path.
-        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        // Checkpoints are the checkpointer's job, off the commit path: the writer's WAL hook
+        // replaces SQLite's automatic checkpoints.
         let checkpointer = connection::open(&path, durability)?;
         let (events, _) = broadcast::channel(EVENT_BUFFER);
-        let writer = Writer::spawn(conn, checkpointer, events.clone())
-            .map_err(|err| StoreError::Database(Box::new(err)))?;
+        let writer = Writer::spawn(conn, checkpointer, events.clone())?;
         Ok(SqliteStore {
             readers: Readers::new(path.clone()),
             path,

@@ -19,8 +19,10 @@ use crate::store::{StoreError, StoreResult};
 /// The most writes committed in one transaction.
 const MAX_BATCH: usize = 1024;
 
-/// After this many commits, the checkpointer is asked to copy the WAL back into the database.
-const COMMITS_PER_CHECKPOINT: u32 = 256;
+/// Each time the WAL grows by this many pages (32 MiB of 4 KiB pages), the checkpointer is
+/// asked to copy it back into the database. Rarer checkpoints copy a hot page once instead of
+/// many times; this bounds the WAL file.
+const CHECKPOINT_PAGES: i32 = 8192;
 
 /// What a write sees: the open transaction, and the events it has recorded.
 pub(super) struct Batch<'a> {
@@ -111,18 +113,34 @@ impl Writer {
     /// Checkpoints run on `checkpointer`'s own thread, so that a commit never waits for the
     /// copy of the WAL into the database (nor for its fsync).
     pub(super) fn spawn(
-        conn: Connection,
+        mut conn: Connection,
         checkpointer: Connection,
         events: broadcast::Sender<Arc<Event>>,
-    ) -> std::io::Result<Writer> {
+    ) -> Result<Writer, StoreError> {
         let (jobs, queue) = mpsc::channel();
         let (nudge, nudged) = mpsc::sync_channel(1);
+        let mut next_checkpoint = CHECKPOINT_PAGES;
+        conn.wal_hook(Some(move |_: &mut rusqlite::hooks::Wal, pages: i32| {
+            if pages < next_checkpoint - CHECKPOINT_PAGES {
+                // The WAL was restarted after a checkpoint.
+                next_checkpoint = CHECKPOINT_PAGES;
+            }
+            if pages >= next_checkpoint {
+                next_checkpoint = pages + CHECKPOINT_PAGES;
+                // A checkpoint already asked for will do.
+                let _ = nudge.try_send(());
+            }
+            Ok(())
+        }))?;
+        let spawn_failed = |err: std::io::Error| StoreError::Database(Box::new(err));
         std::thread::Builder::new()
             .name("errand-sqlite-checkpointer".into())
-            .spawn(move || checkpoint_when_nudged(checkpointer, nudged))?;
+            .spawn(move || checkpoint_when_nudged(checkpointer, nudged))
+            .map_err(spawn_failed)?;
         std::thread::Builder::new()
             .name("errand-sqlite-writer".into())
-            .spawn(move || run(conn, queue, events, nudge))?;
+            .spawn(move || run(conn, queue, events))
+            .map_err(spawn_failed)?;
         Ok(Writer { jobs })
     }
 
@@ -147,10 +165,8 @@ fn run(
     mut conn: Connection,
     queue: mpsc::Receiver<Box<dyn Job>>,
     events: broadcast::Sender<Arc<Event>>,
-    checkpoint: mpsc::SyncSender<()>,
 ) {
     let mut jobs: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
-    let mut commits = 0u32;
     while let Ok(first) = queue.recv() {
         jobs.push(first);
         while jobs.len() < MAX_BATCH {
@@ -162,12 +178,6 @@ fn run(
         let committed = commit_batch(&mut conn, &mut jobs);
         match committed {
             Ok(batch_events) => {
-                commits += 1;
-                if commits >= COMMITS_PER_CHECKPOINT {
-                    commits = 0;
-                    // A checkpoint already asked for will do.
-                    let _ = checkpoint.try_send(());
-                }
                 for event in batch_events {
                     // No subscriber is not an error.
                     let _ = events.send(Arc::new(event));
