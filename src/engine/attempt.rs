@@ -1,19 +1,23 @@
 //! One attempt: run the claimed task's handler under its timeout and stop signal, decide the
 //! outcome, and write it with the attempt's fence.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
-use tokio::task::JoinError;
+use tokio::task::{JoinError, JoinHandle};
 use tokio::time::Instant;
 
 use super::Shared;
 use super::backoff::retry_delay;
 use super::inflight::{Stop, StopReason};
-use crate::model::{ErrorInfo, Executor, Task};
+use crate::model::{ErrorInfo, Executor, Queue, State, Task};
 use crate::run::{HandlerResult, Retry, TaskContext, TaskError};
 use crate::store::{Lease, Outcome, StoreError};
+
+/// How long an aborted handler may take to stop before errand gives up waiting for it.
+const ABORT_WAIT: Duration = Duration::from_secs(5);
 
 /// How the handler's run ended.
 enum Ended {
@@ -25,45 +29,52 @@ enum Ended {
     Stopped(StopReason),
 }
 
-/// Runs one claimed attempt to its end and records the outcome. Answers the task as stored
-/// afterwards, if the outcome was recorded.
-pub(super) async fn run(shared: Arc<Shared>, task: Task) -> Option<Task> {
+/// Registers a claimed attempt with the node (so that a drain or a cancellation reaches it from
+/// now on) and answers the future that runs it to its end and records the outcome, with the
+/// task as stored afterwards if the outcome was recorded.
+pub(super) fn start(
+    shared: &Arc<Shared>,
+    task: Task,
+) -> impl Future<Output = Option<Task>> + Send + 'static {
     let lease = Lease {
         id: task.id,
         fence: task.fence,
     };
     let stop = shared.inflight.register(lease);
-    let outcome = execute(&shared, task, &stop).await;
-    let stored = match outcome {
-        Some(outcome) => match shared.store.finish(lease, outcome, Timestamp::now()).await {
-            Ok(task) => {
-                log_outcome(&task);
-                Some(task)
-            }
-            Err(StoreError::StaleAttempt { .. }) => {
-                tracing::debug!(task = %lease.id, "the attempt lost its lease; its outcome was discarded");
-                None
-            }
-            Err(err) => {
-                // The lease will run out and the task go back to its queue.
-                tracing::warn!(task = %lease.id, error = %err, "could not record the attempt's outcome");
-                None
-            }
-        },
-        None => None,
-    };
-    shared.inflight.remove(lease);
-    stored
+    let shared = Arc::clone(shared);
+    async move {
+        let outcome = execute(&shared, task, &stop).await;
+        let stored = match outcome {
+            Some(outcome) => record(&shared, lease, outcome).await,
+            None => None,
+        };
+        shared.inflight.remove(lease);
+        stored
+    }
 }
 
-fn log_outcome(task: &Task) {
-    match &task.error {
-        Some(error) if !matches!(task.state, crate::model::State::Succeeded) => tracing::warn!(
-            task = %task.id, name = %task.name, state = %task.state, attempt = task.attempt,
-            error = %error.message, "attempt failed"
-        ),
-        _ => {
-            tracing::debug!(task = %task.id, name = %task.name, state = %task.state, "attempt ended")
+async fn record(shared: &Shared, lease: Lease, outcome: Outcome) -> Option<Task> {
+    match shared.store.finish(lease, outcome, Timestamp::now()).await {
+        Ok(task) => {
+            match (&task.state, &task.error) {
+                (State::Succeeded, _) | (_, None) => {
+                    tracing::debug!(task = %task.id, name = %task.name, state = %task.state, "attempt ended");
+                }
+                (state, Some(error)) => tracing::warn!(
+                    task = %task.id, name = %task.name, state = %state, attempt = task.attempt,
+                    error = %error.message, "attempt failed"
+                ),
+            }
+            Some(task)
+        }
+        Err(StoreError::StaleAttempt { .. }) => {
+            tracing::debug!(task = %lease.id, "the attempt lost its lease; its outcome was discarded");
+            None
+        }
+        Err(err) => {
+            // The lease will run out and the task go back to its queue.
+            tracing::warn!(task = %lease.id, error = %err, "could not record the attempt's outcome");
+            None
         }
     }
 }
@@ -102,7 +113,7 @@ async fn execute(shared: &Shared, task: Task, stop: &Stop) -> Option<Outcome> {
     let ended = tokio::select! {
         returned = &mut running => Ended::Returned(returned),
         () = until_deadline => {
-            running.abort();
+            abort(&task, running).await;
             Ended::TimedOut(timeout.unwrap_or_default())
         }
         () = stop.token().cancelled() => {
@@ -111,19 +122,20 @@ async fn execute(shared: &Shared, task: Task, stop: &Stop) -> Option<Outcome> {
                 StopReason::Cancel => shared.config.cancel_grace,
                 StopReason::Drain | StopReason::LeaseLost => Duration::ZERO,
             };
-            let grace_end = deadline.map_or(Instant::now() + grace, |d| d.min(Instant::now() + grace));
+            let grace_end = Instant::now() + grace;
+            let grace_end = deadline.map_or(grace_end, |deadline| deadline.min(grace_end));
             match tokio::time::timeout_at(grace_end, &mut running).await {
                 Ok(returned) => Ended::Returned(returned),
                 Err(_) => {
-                    running.abort();
+                    abort(&task, running).await;
                     Ended::Stopped(reason)
                 }
             }
         }
     };
-    let cancelled = stop.reason() == Some(StopReason::Cancel);
-    match ended {
-        Ended::Returned(Ok(Ok(output))) => Some(match output.needs_input {
+    match (ended, stop.reason()) {
+        // Work that got done stands, whatever asked it to stop meanwhile.
+        (Ended::Returned(Ok(Ok(output))), _) => Some(match output.needs_input {
             Some(input_url) => Outcome::NeedsInput {
                 input_url,
                 message: output.message,
@@ -134,17 +146,40 @@ async fn execute(shared: &Shared, task: Task, stop: &Stop) -> Option<Outcome> {
                 message: output.message,
             },
         }),
-        Ended::Returned(Ok(Err(_))) if cancelled => Some(Outcome::Cancelled),
-        Ended::Returned(Ok(Err(err))) => Some(failure(shared, &task, err)),
-        Ended::Returned(Err(join)) => Some(failure(shared, &task, panicked(join))),
-        Ended::TimedOut(after) => Some(failure(
+        // A handler that stopped because it was asked to did not fail.
+        (Ended::Returned(_) | Ended::Stopped(_), Some(reason)) => stopped(reason),
+        (Ended::Stopped(reason), None) => stopped(reason),
+        (Ended::Returned(Ok(Err(err))), None) => Some(failure(shared, &task, err)),
+        (Ended::Returned(Err(join)), None) => Some(failure(shared, &task, panicked(join))),
+        (Ended::TimedOut(after), _) => Some(failure(
             shared,
             &task,
             TaskError::new(format!("timed out after {}", humane(after))),
         )),
-        Ended::Stopped(StopReason::Cancel) => Some(Outcome::Cancelled),
-        Ended::Stopped(StopReason::Drain) => Some(Outcome::HandedBack),
-        Ended::Stopped(StopReason::LeaseLost) => None,
+    }
+}
+
+/// What an attempt stopped for `reason` comes to.
+fn stopped(reason: StopReason) -> Option<Outcome> {
+    match reason {
+        StopReason::Cancel => Some(Outcome::Cancelled),
+        StopReason::Drain => Some(Outcome::HandedBack),
+        StopReason::LeaseLost => None,
+    }
+}
+
+/// Aborts a handler and waits until it has stopped (an async handler stops at its next await;
+/// one stuck in blocking code cannot be stopped, and is left behind with a warning).
+async fn abort(task: &Task, mut running: JoinHandle<HandlerResult>) {
+    running.abort();
+    if tokio::time::timeout(ABORT_WAIT, &mut running)
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            task = %task.id, name = %task.name,
+            "an aborted handler has not stopped after {ABORT_WAIT:?}: it blocks without awaiting"
+        );
     }
 }
 
@@ -158,18 +193,16 @@ fn failure(shared: &Shared, task: &Task, err: TaskError) -> Outcome {
         _ if task.attempt >= task.max_attempts => None,
         Retry::Never => None,
         Retry::After(delay) => Some(delay),
-        Retry::Backoff => Some(match shared.queues.get(&task.queue) {
-            Some(queue) => retry_delay(
-                queue.config.retry_base,
-                queue.config.retry_max,
-                task.attempt,
-            ),
-            None => retry_delay(
-                Duration::from_secs(1),
-                Duration::from_secs(300),
-                task.attempt,
-            ),
-        }),
+        Retry::Backoff => {
+            let (base, max) = match shared.queues.get(&task.queue) {
+                Some(queue) => (queue.config.retry_base, queue.config.retry_max),
+                None => {
+                    let defaults = Queue::new(&task.queue);
+                    (defaults.retry_base, defaults.retry_max)
+                }
+            };
+            Some(retry_delay(base, max, task.attempt))
+        }
     };
     match delay {
         Some(delay) => Outcome::RetryAt {

@@ -6,8 +6,8 @@ use std::time::Duration;
 /// doubled for each earlier attempt, capped at `max`, then drawn uniformly from its upper half
 /// so that tasks failing together do not retry together.
 pub fn retry_delay(base: Duration, max: Duration, attempt: u32) -> Duration {
-    let doublings = attempt.saturating_sub(1).min(32);
-    let full = base.saturating_mul(1u32 << doublings.min(31)).min(max);
+    let doublings = attempt.saturating_sub(1).min(31);
+    let full = base.saturating_mul(1u32 << doublings).min(max);
     let half = full / 2;
     half + full.mul_f64(fastrand::f64() * 0.5)
 }

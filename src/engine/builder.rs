@@ -74,7 +74,8 @@ impl EngineBuilder {
         self
     }
 
-    /// With these timings.
+    /// With these settings. They replace all of them, including those given before by
+    /// [`inline`](Self::inline) or [`lease_ttl`](Self::lease_ttl): call this first.
     pub fn config(mut self, config: EngineConfig) -> Self {
         self.config = config;
         self
@@ -96,22 +97,11 @@ impl EngineBuilder {
     /// Opens the store, registers the queues and starts the workers and services. Needs a
     /// tokio runtime. Without a queue, one named `default` with one slot is run.
     pub async fn start(self) -> Result<Engine, EngineError> {
+        validate(&self.config)?;
         let store: Arc<dyn Store> = match self.store {
             Some(StoreChoice::Given(store)) => store,
-            Some(StoreChoice::Sqlite(path)) => Arc::new(
-                tokio::task::spawn_blocking(move || SqliteStore::open(path))
-                    .await
-                    .map_err(|err| {
-                        EngineError::Invalid(format!("opening the store was interrupted: {err}"))
-                    })??,
-            ),
-            None => Arc::new(
-                tokio::task::spawn_blocking(|| SqliteStore::open("errand.db"))
-                    .await
-                    .map_err(|err| {
-                        EngineError::Invalid(format!("opening the store was interrupted: {err}"))
-                    })??,
-            ),
+            Some(StoreChoice::Sqlite(path)) => open_sqlite(path).await?,
+            None => open_sqlite(PathBuf::from("errand.db")).await?,
         };
         let mut queues = self.queues;
         if queues.is_empty() {
@@ -139,8 +129,30 @@ impl EngineBuilder {
             promoter: Notify::new(),
             claiming: CancellationToken::new(),
             background: CancellationToken::new(),
+            workers: TaskTracker::new(),
             attempts: TaskTracker::new(),
             services: TaskTracker::new(),
         }))
     }
+}
+
+async fn open_sqlite(path: PathBuf) -> Result<Arc<dyn Store>, EngineError> {
+    let store = tokio::task::spawn_blocking(move || SqliteStore::open(path))
+        .await
+        .map_err(|err| {
+            EngineError::Invalid(format!("opening the store was interrupted: {err}"))
+        })??;
+    Ok(Arc::new(store))
+}
+
+/// Refuses timings the engine cannot run with.
+fn validate(config: &EngineConfig) -> Result<(), EngineError> {
+    let invalid = |what: &str| Err(EngineError::Invalid(what.to_owned()));
+    if config.heartbeat_interval.is_zero() || config.heartbeat_interval >= config.lease_ttl {
+        return invalid("heartbeat_interval must be more than zero and less than lease_ttl");
+    }
+    if config.poll_interval.is_zero() || config.retention_interval.is_zero() {
+        return invalid("poll_interval and retention_interval must be more than zero");
+    }
+    Ok(())
 }

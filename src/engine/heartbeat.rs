@@ -27,7 +27,7 @@ pub(super) async fn run(shared: Arc<Shared>) {
         let until = now
             .checked_add(shared.config.lease_ttl)
             .unwrap_or(Timestamp::MAX);
-        match shared.store.renew_leases(&leases, until, now).await {
+        match shared.store.renew_leases(&leases, until).await {
             Ok(statuses) => {
                 for (lease, status) in leases.iter().zip(statuses) {
                     match status {

@@ -36,7 +36,7 @@ pub use config::EngineConfig;
 pub use signals::drain_signal;
 
 use self::inflight::{Inflight, StopReason};
-use crate::model::{Event, Executor, NewTask, Queue, Task, TaskId};
+use crate::model::{Event, Executor, NewTask, Queue, State, Task, TaskId};
 use crate::run::Handlers;
 use crate::store::{Counts, Enqueued, Store, StoreError, TaskFilter, TaskPage};
 
@@ -80,6 +80,8 @@ struct Shared {
     claiming: CancellationToken,
     /// Cancelled last on shutdown: heartbeat, sweepers and waker stop.
     background: CancellationToken,
+    /// The queues' workers (claiming).
+    workers: TaskTracker,
     /// The attempts running on this node.
     attempts: TaskTracker,
     /// The engine's own services.
@@ -100,17 +102,22 @@ impl Engine {
 
     fn start(shared: Shared) -> Engine {
         let shared = Arc::new(shared);
-        // The waker subscribes before anything is claimed, so that no wake-up is missed.
-        shared.services.spawn(waker::run(Arc::clone(&shared)));
+        // Subscribed before anything is enqueued or claimed, so that no wake-up is missed.
+        let events = shared.store.subscribe();
+        shared
+            .services
+            .spawn(waker::run(Arc::clone(&shared), events));
         shared.services.spawn(maintenance::run(Arc::clone(&shared)));
+        // Inline runs hold leases too, with or without workers.
+        shared.services.spawn(heartbeat::run(Arc::clone(&shared)));
         if shared.config.run_workers {
-            shared.services.spawn(heartbeat::run(Arc::clone(&shared)));
             for queue in shared.queues.keys() {
                 shared
-                    .services
+                    .workers
                     .spawn(worker::run(Arc::clone(&shared), queue.clone()));
             }
         }
+        shared.workers.close();
         tracing::info!(
             node = %shared.node,
             queues = shared.queues.len(),
@@ -134,21 +141,36 @@ impl Engine {
             .ok_or_else(|| EngineError::Invalid("the store answered no task".into()))
     }
 
-    /// Enqueues tasks in order, in one transaction.
+    /// Enqueues tasks in order, in one transaction. Under inline mode, each new task that is
+    /// ready is claimed in that same transaction, and its first attempt runs before this returns.
     pub async fn enqueue_batch(&self, tasks: Vec<NewTask>) -> Result<Vec<Enqueued>, EngineError> {
         let tasks = tasks
             .into_iter()
             .map(|task| self.resolve(task))
             .collect::<Result<Vec<_>, _>>()?;
-        let mut enqueued = self.shared.store.enqueue(tasks, Timestamp::now()).await?;
-        if self.shared.config.inline {
-            for answer in enqueued.iter_mut().filter(|answer| answer.created) {
-                if let Some(task) = self.run_inline(answer.task.id).await? {
+        let now = Timestamp::now();
+        if !self.shared.config.inline {
+            return Ok(self.shared.store.enqueue(tasks, now).await?);
+        }
+        let mut enqueued = self
+            .shared
+            .store
+            .enqueue_claimed(tasks, self.shared.node, self.lease_until(now), now)
+            .await?;
+        for answer in enqueued.iter_mut() {
+            if answer.created && answer.task.state == State::Running {
+                let claimed = answer.task.clone();
+                if let Some(task) = attempt::start(&self.shared, claimed).await {
                     answer.task = task;
                 }
             }
         }
         Ok(enqueued)
+    }
+
+    fn lease_until(&self, now: Timestamp) -> Timestamp {
+        now.checked_add(self.shared.config.lease_ttl)
+            .unwrap_or(Timestamp::MAX)
     }
 
     /// Fills in the queue's defaults and checks what the store cannot.
@@ -173,25 +195,6 @@ impl Engine {
         );
         task.timeout = task.timeout.or(queue.config.timeout);
         Ok(task)
-    }
-
-    /// Runs the first attempt of a just-enqueued task, whatever its queue's slots. A task that
-    /// is not ready (scheduled for later) is left to the workers.
-    async fn run_inline(&self, id: TaskId) -> Result<Option<Task>, EngineError> {
-        let now = Timestamp::now();
-        let lease_until = now
-            .checked_add(self.shared.config.lease_ttl)
-            .unwrap_or(Timestamp::MAX);
-        match self
-            .shared
-            .store
-            .claim_task(id, self.shared.node, lease_until, now)
-            .await
-        {
-            Ok(task) => Ok(attempt::run(Arc::clone(&self.shared), task).await),
-            Err(StoreError::Illegal { .. }) => Ok(None),
-            Err(err) => Err(err.into()),
-        }
     }
 
     /// The task, if it exists.
@@ -234,6 +237,15 @@ impl Engine {
             .await?)
     }
 
+    /// Pauses or resumes claiming from a queue (on every node).
+    pub async fn set_queue_paused(&self, queue: &str, paused: bool) -> Result<(), EngineError> {
+        self.shared.store.set_queue_paused(queue, paused).await?;
+        if let Some(runtime) = self.shared.queues.get(queue) {
+            runtime.ready.notify_one();
+        }
+        Ok(())
+    }
+
     /// Events as they are committed.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
         self.shared.store.subscribe()
@@ -249,6 +261,8 @@ impl Engine {
     pub async fn shutdown(&self, grace: Duration) {
         let shared = &self.shared;
         shared.claiming.cancel();
+        // A claim under way finishes and starts its attempts before its worker stops.
+        shared.workers.wait().await;
         shared.attempts.close();
         let running = shared.inflight.len();
         if running > 0 {
@@ -263,7 +277,17 @@ impl Engine {
                 "grace period over: handing the remaining tasks back"
             );
             shared.inflight.stop_all(StopReason::Drain);
-            shared.attempts.wait().await;
+            // Stopped handlers are aborted at once; only their hand-back writes remain.
+            let bound = shared.config.cancel_grace + Duration::from_secs(10);
+            if tokio::time::timeout(bound, shared.attempts.wait())
+                .await
+                .is_err()
+            {
+                tracing::warn!(
+                    running = shared.inflight.len(),
+                    "some attempts did not end; their leases will run out"
+                );
+            }
         }
         shared.background.cancel();
         shared.services.close();

@@ -1,38 +1,26 @@
-//! Turns committed events into wake-ups: a task that became ready wakes its queue's worker, a
-//! newly scheduled task wakes the promoter, a cancellation stops the attempt running here.
-//! Events from any source (this process, or other nodes through the store) take the same path.
+//! Turns committed events into wake-ups: a task that became ready, or a running task that ended
+//! (a slot freed, an ordering key unblocked), wakes its queue's worker; a newly scheduled task
+//! wakes the promoter; a cancellation stops the attempt running here. Every event the store
+//! publishes takes this path, whoever wrote it.
 
 use std::sync::Arc;
 
+use tokio::sync::broadcast::Receiver;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::Shared;
 use super::inflight::StopReason;
-use crate::model::{EventKind, State};
+use crate::model::{Event, EventKind, State};
 
-/// Listens to the store's events until the engine's background services stop.
-pub(super) async fn run(shared: Arc<Shared>) {
-    let mut events = shared.store.subscribe();
+/// Listens to `events` until the engine's background services stop.
+pub(super) async fn run(shared: Arc<Shared>, mut events: Receiver<Arc<Event>>) {
     loop {
         let event = tokio::select! {
             event = events.recv() => event,
             () = shared.background.cancelled() => break,
         };
         match event {
-            Ok(event) => match (event.kind, event.task.state) {
-                (EventKind::Created | EventKind::StateChanged, State::Queued) => {
-                    if let Some(queue) = shared.queues.get(&event.task.queue) {
-                        queue.ready.notify_one();
-                    }
-                }
-                (EventKind::Created | EventKind::StateChanged, State::Scheduled) => {
-                    shared.promoter.notify_one();
-                }
-                (EventKind::CancelRequested, _) => {
-                    shared.inflight.stop(event.task.id, StopReason::Cancel);
-                }
-                _ => {}
-            },
+            Ok(event) => wake(&shared, &event),
             Err(RecvError::Lagged(missed)) => {
                 tracing::debug!(missed, "the waker fell behind; waking every queue");
                 for queue in shared.queues.values() {
@@ -42,5 +30,25 @@ pub(super) async fn run(shared: Arc<Shared>) {
             }
             Err(RecvError::Closed) => break,
         }
+    }
+}
+
+fn wake(shared: &Shared, event: &Event) {
+    let state = event.task.state;
+    match event.kind {
+        EventKind::CancelRequested => shared.inflight.stop(event.task.id, StopReason::Cancel),
+        EventKind::Created | EventKind::StateChanged => {
+            let became_ready = state == State::Queued;
+            let slot_or_key_freed = event.from == Some(State::Running) || state.is_final();
+            if (became_ready || slot_or_key_freed)
+                && let Some(queue) = shared.queues.get(&event.task.queue)
+            {
+                queue.ready.notify_one();
+            }
+            if state == State::Scheduled {
+                shared.promoter.notify_one();
+            }
+        }
+        EventKind::Progress | EventKind::Dismissed => {}
     }
 }

@@ -1,12 +1,12 @@
 //! A queue's worker: claims as many ready tasks as it has free slots, runs each in its own task,
-//! and sleeps until woken (an enqueue, a finished attempt) or until the poll interval passes.
+//! and sleeps until woken (a task became ready, a slot freed) or until the poll interval passes.
 
 use std::sync::Arc;
 
 use jiff::Timestamp;
 
 use super::{Shared, attempt};
-use crate::store::ClaimRequest;
+use crate::store::{ClaimRequest, Lease, Outcome};
 
 /// Runs the worker of `queue` until claiming stops.
 pub(super) async fn run(shared: Arc<Shared>, queue: String) {
@@ -33,13 +33,24 @@ pub(super) async fn run(shared: Arc<Shared>, queue: String) {
                     let claimed_all = tasks.len() == free;
                     for task in tasks {
                         let Ok(permit) = Arc::clone(&runtime.slots).try_acquire_owned() else {
-                            break;
+                            // Cannot happen (only this worker takes permits), but a claimed
+                            // task must never be left to its lease.
+                            hand_back(
+                                &shared,
+                                Lease {
+                                    id: task.id,
+                                    fence: task.fence,
+                                },
+                            )
+                            .await;
+                            continue;
                         };
                         tracing::debug!(task = %task.id, name = %task.name, attempt = task.attempt, "claimed");
+                        let attempt = attempt::start(&shared, task);
                         let attempt_shared = Arc::clone(&shared);
                         let queue = queue.clone();
                         shared.attempts.spawn(async move {
-                            attempt::run(Arc::clone(&attempt_shared), task).await;
+                            attempt.await;
                             drop(permit);
                             if let Some(runtime) = attempt_shared.queues.get(&queue) {
                                 runtime.ready.notify_one();
@@ -70,4 +81,14 @@ pub(super) async fn run(shared: Arc<Shared>, queue: String) {
         }
     }
     tracing::debug!(queue = %queue, "worker stopped claiming");
+}
+
+async fn hand_back(shared: &Shared, lease: Lease) {
+    if let Err(err) = shared
+        .store
+        .finish(lease, Outcome::HandedBack, Timestamp::now())
+        .await
+    {
+        tracing::warn!(task = %lease.id, error = %err, "could not hand a claimed task back");
+    }
 }

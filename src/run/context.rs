@@ -75,7 +75,9 @@ impl TaskContext {
         }
     }
 
-    /// Whether the handler has been asked to stop (the task was cancelled, or its lease lost).
+    /// Whether the handler has been asked to stop: the task was cancelled, its lease was lost,
+    /// or the node is draining and the grace period is over. A handler that stops because it
+    /// was asked to may return any error: the outcome follows the reason, not the error.
     pub fn is_cancelled(&self) -> bool {
         self.stop.is_cancelled()
     }

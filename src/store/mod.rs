@@ -1,9 +1,11 @@
 //! Persistence: the [`Store`] trait that the engine runs on, and its implementations.
 //!
-//! Every write is one atomic operation that checks the state machine ([`Transition`]) and the
-//! attempt's fence in its `WHERE` clause, appends one numbered [`Event`] per change in the same
-//! transaction, and publishes the events to in-process subscribers once committed. Times are
-//! passed in (`now`) rather than read inside, so that callers and tests control the clock.
+//! Every write is one atomic operation: it checks the state machine ([`Transition`]) and, for
+//! an attempt's writes, its fence, before it changes anything; it appends one numbered [`Event`]
+//! per change in the same transaction, and publishes the events to in-process subscribers once
+//! committed. (SQLite has one writer, so reading a row and then writing it is atomic; a store
+//! with concurrent writers puts the same checks in its `WHERE` clauses.) Times are passed in
+//! (`now`) rather than read inside, so that callers and tests control the clock.
 
 mod error;
 pub mod sqlite;
@@ -163,6 +165,16 @@ pub trait Store: Send + Sync + 'static {
     /// `max_attempts` must be resolved by the caller. The batch commits as a whole.
     async fn enqueue(&self, tasks: Vec<NewTask>, now: Timestamp) -> StoreResult<Vec<Enqueued>>;
 
+    /// Enqueues tasks like [`Store::enqueue`], and in the same transaction claims each new task
+    /// that is ready for `node` (inline runs: no worker can take it first).
+    async fn enqueue_claimed(
+        &self,
+        tasks: Vec<NewTask>,
+        node: Uuid,
+        lease_until: Timestamp,
+        now: Timestamp,
+    ) -> StoreResult<Vec<Enqueued>>;
+
     /// The task, if it exists.
     async fn get(&self, id: TaskId) -> StoreResult<Option<Task>>;
 
@@ -175,7 +187,8 @@ pub trait Store: Send + Sync + 'static {
     /// Claims ready tasks for a worker: `queued → running`, with a new attempt and fence.
     async fn claim(&self, request: &ClaimRequest) -> StoreResult<Vec<Task>>;
 
-    /// Claims one given task, whatever its queue's slots (inline runs; tracked tasks starting).
+    /// Claims one given task whatever its queue's slots, pause, per-owner cap or ordering key
+    /// (the application starting a task it tracks).
     async fn claim_task(
         &self,
         id: TaskId,
@@ -189,7 +202,6 @@ pub trait Store: Send + Sync + 'static {
         &self,
         leases: &[Lease],
         lease_until: Timestamp,
-        now: Timestamp,
     ) -> StoreResult<Vec<LeaseStatus>>;
 
     /// Records an attempt's progress; refused if the attempt is not current.
@@ -225,8 +237,8 @@ pub trait Store: Send + Sync + 'static {
     /// Expires tasks that were never started before their `expires_at`; answers how many.
     async fn expire_overdue(&self, now: Timestamp) -> StoreResult<u64>;
 
-    /// Deletes final tasks that finished before `cutoff`, and events older than it; answers how
-    /// many tasks.
+    /// Deletes (a bounded batch of) final tasks that finished before `cutoff`, and events older
+    /// than it; answers how many rows it deleted, so that callers repeat until it answers 0.
     async fn sweep_retention(&self, cutoff: Timestamp) -> StoreResult<u64>;
 
     /// Stored events after `after`, oldest first, for one owner or for all.

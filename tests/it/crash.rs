@@ -4,7 +4,7 @@
 //!
 //! The child is this test binary itself, re-run on the ignored test `crash::crash_child`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use errand::prelude::*;
-use errand::store::sqlite::SqliteStore;
 
 use crate::util::TestDb;
 
@@ -22,7 +21,7 @@ const TASKS: usize = 200;
 const MAX_ATTEMPTS: u32 = 6;
 
 /// The child: runs an engine on the parent's database until it is killed. Each handler run
-/// appends `id attempt` to the log before it does its work.
+/// appends `start id attempt` to the log before it does its work, and `end id attempt` after.
 #[test]
 #[ignore = "the child process of every_task_survives_repeated_sigkill"]
 fn crash_child() {
@@ -54,9 +53,12 @@ fn crash_child() {
             .handler("work", move |ctx: TaskContext| {
                 let log = Arc::clone(&log);
                 async move {
-                    let line = format!("{} {}\n", ctx.task().id, ctx.task().attempt);
-                    log.lock().unwrap().write_all(line.as_bytes()).unwrap();
+                    let (id, attempt) = (ctx.task().id, ctx.task().attempt);
+                    let write =
+                        |line: String| log.lock().unwrap().write_all(line.as_bytes()).unwrap();
+                    write(format!("start {id} {attempt}\n"));
                     tokio::time::sleep(Duration::from_millis(fastrand::u64(10..60))).await;
+                    write(format!("end {id} {attempt}\n"));
                     if fastrand::u8(..10) == 0 {
                         return Err(TaskError::new("a transient failure"));
                     }
@@ -86,29 +88,20 @@ fn spawn_child(db: &Path, log: &Path) -> Child {
         .expect("the child starts")
 }
 
-fn runs(log: &Path) -> Vec<(TaskId, u32)> {
+/// The handler runs in the log: `(started, id, attempt)` per line.
+fn runs(log: &Path) -> Vec<(bool, TaskId, u32)> {
     std::fs::read_to_string(log)
         .unwrap_or_default()
         .lines()
         .filter_map(|line| {
-            let (id, attempt) = line.split_once(' ')?;
-            Some((id.parse().ok()?, attempt.parse().ok()?))
+            let mut words = line.split(' ');
+            let started = words.next()? == "start";
+            Some((
+                started,
+                words.next()?.parse().ok()?,
+                words.next()?.parse().ok()?,
+            ))
         })
-        .collect()
-}
-
-async fn running_ids(store: &SqliteStore) -> Vec<TaskId> {
-    store
-        .list(&TaskFilter {
-            states: vec![State::Running],
-            limit: 1000,
-            ..TaskFilter::default()
-        })
-        .await
-        .unwrap()
-        .tasks
-        .into_iter()
-        .map(|t| t.id)
         .collect()
 }
 
@@ -130,23 +123,21 @@ async fn every_task_survives_repeated_sigkill() {
         .collect();
     store.enqueue(tasks, jiff::Timestamp::now()).await.unwrap();
 
-    let mut killed_while_running = Vec::new();
     for round in 0..5 {
         let before = runs(&log).len();
         let mut child = spawn_child(&db.path(), &log);
-        // Kill it once it has started new work and holds running tasks.
-        let running = crate::util::wait_for(&format!("round {round} to get going"), || {
-            let store = Arc::clone(&store);
+        // Kill it once it has started new work, with handlers in the middle of it.
+        crate::util::wait_for(&format!("round {round} to get going"), || {
             let log = log.clone();
             async move {
-                let running = running_ids(&store).await;
-                (runs(&log).len() >= before + 8 && !running.is_empty()).then_some(running)
+                let runs = runs(&log);
+                let under_way = runs.len() >= before + 12 && runs.last().is_some_and(|r| r.0);
+                under_way.then_some(())
             }
         })
         .await;
         child.kill().unwrap();
         child.wait().unwrap();
-        killed_while_running.extend(running);
     }
 
     let mut child = spawn_child(&db.path(), &log);
@@ -170,14 +161,20 @@ async fn every_task_survives_repeated_sigkill() {
         .unwrap()
         .tasks;
     assert_eq!(all.len(), TASKS, "no task is lost");
-    let mut run_counts: HashMap<TaskId, u32> = HashMap::new();
-    for (id, _) in runs(&log) {
-        *run_counts.entry(id).or_default() += 1;
+    let runs = runs(&log);
+    let mut started: HashMap<TaskId, u32> = HashMap::new();
+    let mut ended: HashSet<(TaskId, u32)> = HashSet::new();
+    for (start, id, attempt) in &runs {
+        if *start {
+            *started.entry(*id).or_default() += 1;
+        } else {
+            ended.insert((*id, *attempt));
+        }
     }
     for task in &all {
         assert!(task.state.is_final(), "{} is {}", task.id, task.state);
         assert!(matches!(task.state, State::Succeeded | State::Failed));
-        let ran = run_counts.get(&task.id).copied().unwrap_or(0);
+        let ran = started.get(&task.id).copied().unwrap_or(0);
         assert!(ran >= 1, "{} never ran", task.id);
         assert!(
             ran <= task.attempt && task.attempt <= task.max_attempts,
@@ -187,13 +184,19 @@ async fn every_task_survives_repeated_sigkill() {
             task.max_attempts
         );
     }
-    // The kills did hit running tasks, and those were taken up again.
-    assert!(!killed_while_running.is_empty());
-    for id in &killed_while_running {
-        let task = all.iter().find(|t| t.id == *id).unwrap();
+    // The kills did interrupt handlers mid-run, and each interrupted task was taken up again
+    // (or failed once its attempts were spent).
+    let interrupted: Vec<(TaskId, u32)> = runs
+        .iter()
+        .filter(|(start, id, attempt)| *start && !ended.contains(&(*id, *attempt)))
+        .map(|(_, id, attempt)| (*id, *attempt))
+        .collect();
+    assert!(!interrupted.is_empty(), "no kill hit a running handler");
+    for (id, attempt) in interrupted {
+        let task = all.iter().find(|t| t.id == id).unwrap();
         assert!(
-            task.attempt >= 2,
-            "{id} was running at a kill, yet had only one attempt"
+            task.attempt > attempt || task.attempt == task.max_attempts,
+            "{id} was interrupted in attempt {attempt} and never ran again"
         );
     }
 }

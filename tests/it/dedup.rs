@@ -167,3 +167,103 @@ async fn debounce_enqueues_anew_once_the_task_has_started() {
     wait_final(&engine, second.task.id).await;
     engine.shutdown(Default::default()).await;
 }
+
+#[tokio::test]
+async fn a_started_task_retrying_beside_its_debounced_successor_is_not_stuck() {
+    let db = TestDb::new();
+    let store = db.store();
+    store
+        .upsert_queue(&Queue::new("default").concurrency(2))
+        .await
+        .unwrap();
+    let now = Timestamp::now();
+    let first = store
+        .enqueue(
+            vec![
+                NewTask::new("reindex")
+                    .max_attempts(3)
+                    .dedup_key("doc-7", DedupPolicy::Debounce),
+            ],
+            now,
+        )
+        .await
+        .unwrap()
+        .remove(0)
+        .task;
+    let running = store
+        .claim_task(
+            first.id,
+            uuid::Uuid::now_v7(),
+            now + Duration::from_secs(30),
+            now,
+        )
+        .await
+        .unwrap();
+    // A debounced enqueue while the first runs: a successor, not started.
+    let second = store
+        .enqueue(
+            vec![
+                NewTask::new("reindex")
+                    .max_attempts(3)
+                    .dedup_key("doc-7", DedupPolicy::Debounce),
+            ],
+            now,
+        )
+        .await
+        .unwrap()
+        .remove(0);
+    assert!(second.created);
+    // The first fails and waits for its retry beside the successor: both scheduled or queued.
+    let lease = errand::store::Lease {
+        id: running.id,
+        fence: running.fence,
+    };
+    let error = errand::model::ErrorInfo {
+        message: "busy".into(),
+        detail: None,
+    };
+    let retrying = store
+        .finish(
+            lease,
+            errand::store::Outcome::RetryAt { error, at: now },
+            now,
+        )
+        .await
+        .unwrap();
+    assert_eq!(retrying.state, State::Scheduled);
+    assert_eq!(
+        store
+            .promote_due(now + Duration::from_secs(1))
+            .await
+            .unwrap(),
+        1
+    );
+    // A keep enqueue still answers one of them, and a debounce updates the successor only.
+    let keep = store
+        .enqueue(
+            vec![
+                NewTask::new("reindex")
+                    .max_attempts(3)
+                    .dedup_key("doc-7", DedupPolicy::Keep),
+            ],
+            now,
+        )
+        .await
+        .unwrap()
+        .remove(0);
+    assert!(!keep.created);
+    let debounced = store
+        .enqueue(
+            vec![
+                NewTask::new("reindex")
+                    .max_attempts(3)
+                    .dedup_key("doc-7", DedupPolicy::Debounce)
+                    .json(json!(3)),
+            ],
+            now,
+        )
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(debounced.task.id, second.task.id);
+}

@@ -110,3 +110,59 @@ async fn owners_alternate_and_priorities_come_first() {
     );
     engine.shutdown(Default::default()).await;
 }
+
+#[tokio::test]
+async fn a_high_priority_task_does_not_push_other_owners_back() {
+    use errand::store::{ClaimRequest, Store};
+    let db = TestDb::new();
+    let store = db.store();
+    store
+        .upsert_queue(&Queue::new("default").concurrency(1))
+        .await
+        .unwrap();
+    let now = jiff::Timestamp::now();
+    let task =
+        |owner: &str, title: &str| NewTask::new("t").owner(owner).title(title).max_attempts(1);
+    store
+        .enqueue(
+            vec![
+                task("alice", "a0"),
+                task("alice", "a1"),
+                task("alice", "a2"),
+                task("alice", "urgent").priority(10),
+            ],
+            now,
+        )
+        .await
+        .unwrap();
+    let node = uuid::Uuid::now_v7();
+    let claim_next = || async {
+        let request = ClaimRequest {
+            queue: "default".into(),
+            limit: 1,
+            node,
+            lease_until: now + std::time::Duration::from_secs(60),
+            now,
+        };
+        let claimed = store.claim(&request).await.unwrap().remove(0);
+        let lease = errand::store::Lease {
+            id: claimed.id,
+            fence: claimed.fence,
+        };
+        let done = errand::store::Outcome::Succeeded {
+            result: None,
+            result_url: None,
+            message: None,
+        };
+        store.finish(lease, done, now).await.unwrap();
+        claimed.title.unwrap()
+    };
+    assert_eq!(claim_next().await, "urgent");
+    // Bob clicks after alice's urgent task ran: he is next in line, not behind her backlog.
+    store.enqueue(vec![task("bob", "b0")], now).await.unwrap();
+    let mut order = Vec::new();
+    for _ in 0..4 {
+        order.push(claim_next().await);
+    }
+    assert_eq!(order, vec!["a0", "b0", "a1", "a2"]);
+}

@@ -52,7 +52,7 @@ async fn a_lapsed_lease_requeues_the_task_and_fences_off_the_old_attempt() {
 
     // The stale attempt can neither renew, report nor finish.
     let renewed = store
-        .renew_leases(&[old], later + Duration::from_secs(10), later)
+        .renew_leases(&[old], later + Duration::from_secs(10))
         .await
         .unwrap();
     assert_eq!(renewed, vec![LeaseStatus::Lost]);
@@ -201,4 +201,37 @@ async fn heartbeats_keep_a_long_task_on_its_first_attempt() {
     assert_eq!((task.state, task.attempt), (State::Succeeded, 1));
     assert!(task.error.is_none(), "never rescued: {:?}", task.error);
     engine.shutdown(Default::default()).await;
+}
+
+#[tokio::test]
+async fn a_cancellation_asked_before_the_worker_died_is_honoured_by_the_rescue() {
+    let db = TestDb::new();
+    let store = db.store();
+    let now = Timestamp::now();
+    let task = claimed_task(&*store, 3, now).await;
+    let asked = store.cancel(task.id, now).await.unwrap();
+    assert!(asked.cancel_requested);
+    store
+        .rescue_expired_leases(now + Duration::from_secs(2))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get(task.id).await.unwrap().unwrap().state,
+        State::Cancelled
+    );
+}
+
+#[tokio::test]
+async fn a_cancellation_asked_before_a_hand_back_is_honoured() {
+    let db = TestDb::new();
+    let store = db.store();
+    let now = Timestamp::now();
+    let task = claimed_task(&*store, 3, now).await;
+    store.cancel(task.id, now).await.unwrap();
+    let lease = Lease {
+        id: task.id,
+        fence: task.fence,
+    };
+    let handed_back = store.finish(lease, Outcome::HandedBack, now).await.unwrap();
+    assert_eq!(handed_back.state, State::Cancelled);
 }

@@ -242,3 +242,20 @@ async fn listing_pages_through_an_owners_tasks_newest_first_with_banner_counts()
     assert_eq!(engine.counts(None).await.unwrap().queued, 5);
     engine.shutdown(Default::default()).await;
 }
+
+#[tokio::test]
+async fn timings_the_engine_cannot_run_with_are_refused() {
+    let db = TestDb::new();
+    let mut config = crate::util::quick_config();
+    config.heartbeat_interval = config.lease_ttl;
+    let err = engine_on(&db)
+        .config(config)
+        .start()
+        .await
+        .err()
+        .expect("refused");
+    assert!(err.to_string().contains("heartbeat_interval"), "{err}");
+    let mut config = crate::util::quick_config();
+    config.poll_interval = std::time::Duration::ZERO;
+    assert!(engine_on(&db).config(config).start().await.is_err());
+}

@@ -181,7 +181,12 @@ async fn run_sequence(delayed: bool, ops: Vec<Op>) -> Result<(), TestCaseError> 
                 if transition == Transition::RetryLater && before.attempt >= MAX_ATTEMPTS {
                     transition = Transition::Fail;
                 }
-                let handed_back = matches!(outcome, Outcome::HandedBack);
+                let mut handed_back = matches!(outcome, Outcome::HandedBack);
+                if handed_back && before.cancel_requested {
+                    // Handing back a task whose cancellation was asked cancels it.
+                    transition = Transition::Cancel;
+                    handed_back = false;
+                }
                 let answer = store.finish(chosen, outcome, now).await.map(|_| ());
                 let current = Some(chosen) == lease && before.state == State::Running;
                 prop_assert_eq!(answer.is_ok(), current, "{:?}", answer);
@@ -242,7 +247,9 @@ async fn run_sequence(delayed: bool, ops: Vec<Op>) -> Result<(), TestCaseError> 
                 let rescued = store.rescue_expired_leases(later).await.unwrap();
                 let running = before.state == State::Running;
                 prop_assert_eq!(rescued, u64::from(running));
-                let transition = if before.attempt >= MAX_ATTEMPTS {
+                let transition = if before.cancel_requested {
+                    Transition::Cancel
+                } else if before.attempt >= MAX_ATTEMPTS {
                     Transition::Fail
                 } else {
                     Transition::Requeue

@@ -34,6 +34,8 @@ pub(super) fn open(path: &Path, durability: Durability) -> rusqlite::Result<Conn
     };
     conn.pragma_update(None, "synchronous", synchronous)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // After a checkpoint lets the WAL start over, its file is cut back to 64 MiB.
+    conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     // 16 MiB of page cache per connection keeps the hot indexes in memory.
     conn.pragma_update(None, "cache_size", -16_000)?;

@@ -108,6 +108,27 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn enqueue_claimed(
+        &self,
+        tasks: Vec<NewTask>,
+        node: Uuid,
+        lease_until: Timestamp,
+        now: Timestamp,
+    ) -> StoreResult<Vec<Enqueued>> {
+        self.writer
+            .write(move |batch| {
+                let mut enqueued = ops::enqueue::enqueue(batch, tasks, now)?;
+                for answer in enqueued.iter_mut() {
+                    if answer.created && answer.task.state == crate::model::State::Queued {
+                        answer.task =
+                            ops::claim::claim_task(batch, answer.task.id, node, lease_until, now)?;
+                    }
+                }
+                Ok(enqueued)
+            })
+            .await
+    }
+
     async fn get(&self, id: TaskId) -> StoreResult<Option<Task>> {
         self.readers
             .read(move |conn| ops::read::get(conn, id))
@@ -151,7 +172,6 @@ impl Store for SqliteStore {
         &self,
         leases: &[Lease],
         lease_until: Timestamp,
-        _now: Timestamp,
     ) -> StoreResult<Vec<LeaseStatus>> {
         let leases = leases.to_vec();
         self.writer

@@ -68,6 +68,11 @@ fn the_hot_queries_use_their_indexes() {
     );
     assert_uses(&conn, read::OWNER_COUNTS, "tasks_banner");
     assert_uses(&conn, read::NEXT_DUE, "tasks_due");
+    let plan_of_owner_events = plan(&conn, read::OWNER_EVENTS);
+    assert!(
+        plan_of_owner_events.contains("INDEX events_owner"),
+        "{plan_of_owner_events}"
+    );
     assert_uses(
         &conn,
         &format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?1"),

@@ -21,7 +21,7 @@ const MAX_BATCH: usize = 1024;
 
 /// Each time the WAL grows by this many pages (32 MiB of 4 KiB pages), the checkpointer is
 /// asked to copy it back into the database. Rarer checkpoints copy a hot page once instead of
-/// many times; this bounds the WAL file.
+/// many times.
 const CHECKPOINT_PAGES: i32 = 8192;
 
 /// What a write sees: the open transaction, and the events it has recorded.
@@ -81,7 +81,7 @@ where
 }
 
 /// Runs one write in a savepoint, so that its failure undoes it alone, not its batch.
-fn in_savepoint<T>(
+pub(super) fn in_savepoint<T>(
     batch: &mut Batch<'_>,
     work: impl FnOnce(&mut Batch<'_>) -> StoreResult<T>,
 ) -> StoreResult<T> {

@@ -5,11 +5,18 @@ CREATE TABLE queues (
     name TEXT PRIMARY KEY,
     concurrency INTEGER NOT NULL,
     per_owner_concurrency INTEGER,
-    paused INTEGER NOT NULL DEFAULT 0,
-    -- Fair queueing: the round of the last task claimed. A new task takes the round after
-    -- max(this, its owner's last round), so owners take turns whatever their backlog.
-    current_round INTEGER NOT NULL DEFAULT 0
+    paused INTEGER NOT NULL DEFAULT 0
 ) STRICT;
+
+-- Fair queueing, per queue and priority: the round of the last task claimed. A task that
+-- becomes ready takes the round after max(this, its owner's last round), so owners take turns
+-- whatever their backlog; priorities are served first, and keep rounds of their own.
+CREATE TABLE queue_rounds (
+    queue TEXT NOT NULL,
+    priority INTEGER NOT NULL,
+    current_round INTEGER NOT NULL,
+    PRIMARY KEY (queue, priority)
+) STRICT, WITHOUT ROWID;
 
 CREATE TABLE owner_rounds (
     queue TEXT NOT NULL,
@@ -80,11 +87,13 @@ CREATE INDEX tasks_expiry ON tasks (expires_at)
 -- Ordering keys: the earliest task of a key that is not final.
 CREATE INDEX tasks_ordering ON tasks (ordering_key, seq)
     WHERE ordering_key IS NOT NULL AND state IN ('scheduled', 'queued', 'running', 'waiting');
--- Dedup keys: at most one task per key that has not started.
+-- Dedup keys: at most one task per key that has never started, and the started ones that are
+-- not final.
 CREATE UNIQUE INDEX tasks_dedup_pending ON tasks (dedup_key)
-    WHERE dedup_key IS NOT NULL AND state IN ('scheduled', 'queued');
+    WHERE dedup_key IS NOT NULL AND started_at IS NULL AND state IN ('scheduled', 'queued');
 CREATE INDEX tasks_dedup_started ON tasks (dedup_key, seq)
-    WHERE dedup_key IS NOT NULL AND state IN ('running', 'waiting');
+    WHERE dedup_key IS NOT NULL AND started_at IS NOT NULL
+      AND state IN ('scheduled', 'queued', 'running', 'waiting');
 -- An owner's tasks, newest first.
 CREATE INDEX tasks_owner ON tasks (owner, seq);
 -- The banner's counts.
@@ -100,6 +109,9 @@ CREATE TABLE events (
     task_id BLOB NOT NULL,
     owner TEXT,
     kind TEXT NOT NULL,
+    -- The task's state right after the event.
     state TEXT NOT NULL,
     from_state TEXT
 ) STRICT;
+-- One owner's events since a number, for a client that reconnects.
+CREATE INDEX events_owner ON events (owner, seq);

@@ -80,6 +80,13 @@ pub(in crate::store::sqlite) fn finish(
     now: Timestamp,
 ) -> StoreResult<Task> {
     let head = change::load_current(batch, lease)?;
+    // Whoever reports a retryable failure, the store keeps the limit of attempts.
+    let outcome = match outcome {
+        Outcome::RetryAt { error, .. } if head.attempt >= head.max_attempts => {
+            Outcome::Failed(error)
+        }
+        outcome => outcome,
+    };
     let (transition, change) = match outcome {
         Outcome::Succeeded {
             result,
@@ -96,14 +103,6 @@ pub(in crate::store::sqlite) fn finish(
             },
         ),
         Outcome::Failed(error) => (
-            Transition::Fail,
-            Change {
-                error: Some(Some(error)),
-                ..Change::default()
-            },
-        ),
-        // Whoever reports the failure, the store keeps the limit.
-        Outcome::RetryAt { error, .. } if head.attempt >= head.max_attempts => (
             Transition::Fail,
             Change {
                 error: Some(Some(error)),
@@ -127,6 +126,8 @@ pub(in crate::store::sqlite) fn finish(
             },
         ),
         Outcome::Cancelled => (Transition::Cancel, Change::default()),
+        // A cancellation asked while it ran is not forgotten by handing it back.
+        Outcome::HandedBack if head.cancel_requested => (Transition::Cancel, Change::default()),
         Outcome::HandedBack => (
             Transition::Requeue,
             Change {

@@ -19,12 +19,12 @@ pub(in crate::store::sqlite) struct Head {
     pub max_attempts: u32,
     pub queue: String,
     pub owner: Option<String>,
+    pub priority: i32,
     pub tracked: bool,
     pub cancel_requested: bool,
 }
 
-pub(in crate::store::sqlite) const HEAD_COLUMNS: &str =
-    "id, seq, state, fence, attempt, max_attempts, queue, owner, executor, cancel_requested";
+pub(in crate::store::sqlite) const HEAD_COLUMNS: &str = "id, seq, state, fence, attempt, max_attempts, queue, owner, priority, executor, cancel_requested";
 
 fn head_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Head> {
     Ok(Head {
@@ -36,8 +36,9 @@ fn head_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Head> {
         max_attempts: row.get(5)?,
         queue: row.get(6)?,
         owner: row.get(7)?,
-        tracked: row.get_ref(8)?.as_str()? == "tracked",
-        cancel_requested: row.get(9)?,
+        priority: row.get(8)?,
+        tracked: row.get_ref(9)?.as_str()? == "tracked",
+        cancel_requested: row.get(10)?,
     })
 }
 
@@ -175,18 +176,24 @@ pub(in crate::store::sqlite) fn transition(
     Ok(task)
 }
 
-/// The fair round for the next task of `owner` to become ready in `queue`: the round after both
-/// the queue's current round and the owner's last, so that owners take turns.
+/// The fair round for the next task of `owner` to become ready in `queue` at `priority`: the
+/// round after both the round being served at that priority and the owner's last, so that
+/// owners take turns.
 pub(in crate::store::sqlite) fn next_round(
     batch: &Batch<'_>,
     queue: &str,
     owner: Option<&str>,
+    priority: i32,
 ) -> StoreResult<i64> {
     let owner = owner.unwrap_or("");
     let current: i64 = batch
         .tx
-        .prepare_cached("SELECT current_round FROM queues WHERE name = ?1")?
-        .query_row([queue], |row| row.get(0))
+        .prepare_cached(
+            "SELECT coalesce((SELECT current_round FROM queue_rounds
+                              WHERE queue = ?1 AND priority = ?2), 0)
+             FROM queues WHERE name = ?1",
+        )?
+        .query_row(params![queue, priority], |row| row.get(0))
         .optional()?
         .ok_or_else(|| StoreError::QueueNotFound(queue.to_owned()))?;
     let last: i64 = batch

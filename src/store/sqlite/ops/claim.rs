@@ -15,7 +15,7 @@ use crate::store::{ClaimRequest, StoreError, StoreResult};
 
 /// How many ready tasks a claim passes over at most (owner at its cap, ordering key busy) before
 /// it gives up looking for more.
-const EXTRA_CANDIDATES: usize = 256;
+const MAX_PASSED_OVER: usize = 1024;
 
 /// The owners of the running tasks of a queue (index `tasks_running`). Counted in Rust: with
 /// `GROUP BY owner`, SQLite re-prepares this statement on every run.
@@ -25,7 +25,7 @@ pub(in crate::store::sqlite) const RUNNING_BY_OWNER: &str =
 /// A page of the ready tasks of a queue in claiming order, after the first `?2` (index
 /// `tasks_claim`, no sort).
 pub(in crate::store::sqlite) const CANDIDATES: &str =
-    "SELECT seq, owner, ordering_key, expires_at, fair_round FROM tasks
+    "SELECT seq, owner, ordering_key, expires_at, started_at, priority, fair_round FROM tasks
      WHERE queue = ?1 AND state = 'queued' AND executor <> 'tracked'
      ORDER BY priority DESC, fair_round, seq
      LIMIT 64 OFFSET ?2";
@@ -44,6 +44,8 @@ struct Candidate {
     owner: Option<String>,
     ordering_key: Option<String>,
     expires_at: Option<i64>,
+    started_at: Option<i64>,
+    priority: i32,
     fair_round: i64,
 }
 
@@ -53,18 +55,16 @@ pub(in crate::store::sqlite) fn claim(
     request: &ClaimRequest,
 ) -> StoreResult<Vec<Task>> {
     let queue = request.queue.as_str();
-    let Some((concurrency, per_owner, paused, current_round)) = batch
+    let Some((concurrency, per_owner, paused)) = batch
         .tx
         .prepare_cached(
-            "SELECT concurrency, per_owner_concurrency, paused, current_round
-             FROM queues WHERE name = ?1",
+            "SELECT concurrency, per_owner_concurrency, paused FROM queues WHERE name = ?1",
         )?
         .query_row([queue], |row| {
             Ok((
                 row.get::<_, i64>(0)?,
                 row.get::<_, Option<i64>>(1)?,
                 row.get::<_, bool>(2)?,
-                row.get::<_, i64>(3)?,
             ))
         })
         .optional()?
@@ -91,7 +91,11 @@ pub(in crate::store::sqlite) fn claim(
     }
     let now_ms = millis(request.now);
     let mut claimed = Vec::with_capacity(free);
-    let mut round = current_round;
+    // The round served at each priority, moved on by what is claimed now.
+    let mut rounds: HashMap<i32, i64> = HashMap::new();
+    // Per ordering key, a task known to be in line (blocked, or claimed now): every candidate
+    // of that key enqueued after it is blocked too, without asking again.
+    let mut in_line: HashMap<String, i64> = HashMap::new();
     // Page through the candidates until the free slots are filled, the queue has no more, or
     // too many were passed over (owner at its cap, ordering key busy).
     let mut passed_over = 0usize;
@@ -102,7 +106,8 @@ pub(in crate::store::sqlite) fn claim(
             if claimed.len() == free {
                 break;
             }
-            if candidate.expires_at.is_some_and(|at| at <= now_ms) {
+            let never_started = candidate.started_at.is_none();
+            if never_started && candidate.expires_at.is_some_and(|at| at <= now_ms) {
                 let head = head_of(batch, candidate.seq)?;
                 change::transition(
                     batch,
@@ -118,14 +123,19 @@ pub(in crate::store::sqlite) fn claim(
                 passed_over += 1;
                 continue;
             }
-            if let Some(key) = &candidate.ordering_key
-                && earlier_in_line(batch, key, candidate.seq)?
-            {
-                passed_over += 1;
-                continue;
+            if let Some(key) = &candidate.ordering_key {
+                let known_in_line = in_line.get(key).is_some_and(|seq| *seq < candidate.seq);
+                if known_in_line || earlier_in_line(batch, key, candidate.seq)? {
+                    let seq = in_line.entry(key.clone()).or_insert(candidate.seq);
+                    *seq = (*seq).min(candidate.seq);
+                    passed_over += 1;
+                    continue;
+                }
+                in_line.insert(key.clone(), candidate.seq);
             }
             *owner_running += 1;
-            round = round.max(candidate.fair_round);
+            let round = rounds.entry(candidate.priority).or_insert(0);
+            *round = (*round).max(candidate.fair_round);
             claimed.push(start_attempt(
                 batch,
                 candidate.seq,
@@ -135,20 +145,25 @@ pub(in crate::store::sqlite) fn claim(
                 request.now,
             )?);
         }
-        if claimed.len() == free || exhausted || passed_over >= EXTRA_CANDIDATES {
+        if claimed.len() == free || exhausted || passed_over >= MAX_PASSED_OVER {
             break;
         }
     }
-    if round > current_round {
+    for (priority, round) in rounds {
         batch
             .tx
-            .prepare_cached("UPDATE queues SET current_round = ?2 WHERE name = ?1")?
-            .execute(params![queue, round])?;
+            .prepare_cached(
+                "INSERT INTO queue_rounds (queue, priority, current_round) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (queue, priority)
+                 DO UPDATE SET current_round = max(current_round, excluded.current_round)",
+            )?
+            .execute(params![queue, priority, round])?;
     }
     Ok(claimed)
 }
 
-/// Claims task `id` whatever its queue's slots.
+/// Claims task `id` whatever its queue's slots, pause, per-owner cap or ordering key: for
+/// inline runs (development) and for the application starting a task it tracks.
 pub(in crate::store::sqlite) fn claim_task(
     batch: &mut Batch<'_>,
     id: TaskId,
@@ -175,7 +190,9 @@ fn candidates(batch: &Batch<'_>, queue: &str, skip: usize) -> StoreResult<Vec<Ca
                 owner: row.get(1)?,
                 ordering_key: row.get(2)?,
                 expires_at: row.get(3)?,
-                fair_round: row.get(4)?,
+                started_at: row.get(4)?,
+                priority: row.get(5)?,
+                fair_round: row.get(6)?,
             })
         })?
         .collect::<Result<Vec<_>, _>>()?;

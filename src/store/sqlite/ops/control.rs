@@ -82,6 +82,7 @@ pub(in crate::store::sqlite) fn resume(
             batch,
             &head.queue,
             head.owner.as_deref(),
+            head.priority,
         )?),
         input: Some(input.map(|value| value.to_string())),
         refund_attempt: true,

@@ -9,13 +9,14 @@ use super::change::{self, Change};
 use crate::model::{DedupPolicy, EventKind, Executor, NewTask, Payload, State, Task, Transition};
 use crate::store::{Enqueued, StoreError, StoreResult};
 
-/// The task of a dedup key that has not started (unique index `tasks_dedup_pending`).
-pub(in crate::store::sqlite) const DEDUP_PENDING: &str =
-    "dedup_key = ?1 AND dedup_key IS NOT NULL AND state IN ('scheduled', 'queued')";
+/// The task of a dedup key that has never started (unique index `tasks_dedup_pending`).
+pub(in crate::store::sqlite) const DEDUP_PENDING: &str = "dedup_key = ?1 AND dedup_key IS NOT NULL
+     AND started_at IS NULL AND state IN ('scheduled', 'queued')";
 
-/// The latest started task of a dedup key that is not final (index `tasks_dedup_started`).
-pub(in crate::store::sqlite) const DEDUP_STARTED: &str =
-    "dedup_key = ?1 AND dedup_key IS NOT NULL AND state IN ('running', 'waiting')
+/// The latest task of a dedup key that has started and is not final, running or waiting for a
+/// retry (index `tasks_dedup_started`).
+pub(in crate::store::sqlite) const DEDUP_STARTED: &str = "dedup_key = ?1 AND dedup_key IS NOT NULL
+     AND started_at IS NOT NULL AND state IN ('scheduled', 'queued', 'running', 'waiting')
      ORDER BY seq DESC LIMIT 1";
 
 /// Enqueues `tasks` in order.
@@ -46,7 +47,7 @@ fn enqueue_one(batch: &mut Batch<'_>, new: NewTask, now: Timestamp) -> StoreResu
         State::Queued
     };
     let fair_round = match state {
-        State::Queued => change::next_round(batch, &new.queue, new.owner.as_deref())?,
+        State::Queued => change::next_round(batch, &new.queue, new.owner.as_deref(), new.priority)?,
         // The round is taken when it becomes ready, so that tasks waiting for their time do not
         // count as their owner's backlog.
         _ => {
@@ -123,7 +124,7 @@ fn require_queue(batch: &Batch<'_>, queue: &str) -> StoreResult<()> {
 }
 
 /// The task that answers an enqueue with dedup key `key`, if any: under `keep`, any task of the
-/// key that is not final; under `debounce`, the task of the key that has not started, now
+/// key that is not final; under `debounce`, the task of the key that has never started, now
 /// carrying the new payload and start time.
 fn dedup_hit(
     batch: &mut Batch<'_>,

@@ -131,35 +131,57 @@ pub(in crate::store::sqlite) fn counts(
     Ok(counts)
 }
 
-/// Stored events after `after`, oldest first, each with its task as it is now.
+/// One owner's events after `?1` (index `events_owner`).
+pub(in crate::store::sqlite) const OWNER_EVENTS: &str = "SELECT seq AS event_seq, at AS event_at,
+        kind AS event_kind, from_state AS event_from, state AS event_state, task_id
+     FROM events WHERE owner = ?3 AND seq > ?1 ORDER BY seq LIMIT ?2";
+
+/// Everyone's events after `?1`.
+const ALL_EVENTS: &str = "SELECT seq AS event_seq, at AS event_at, kind AS event_kind,
+        from_state AS event_from, state AS event_state, task_id
+     FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2";
+
+/// The events that `events` selects, each with its task.
+fn events_query(events: &str) -> String {
+    format!(
+        "SELECT {TASK_COLUMNS}, event_seq, event_at, event_kind, event_from, event_state
+         FROM ({events}) JOIN tasks ON tasks.id = task_id
+         ORDER BY event_seq"
+    )
+}
+
+/// Stored events after `after`, oldest first, one owner's or everyone's.
+/// Each carries its task as it is now, with the state the event left it in.
 pub(in crate::store::sqlite) fn events_since(
     conn: &Connection,
     after: i64,
     owner: Option<&str>,
     limit: usize,
 ) -> StoreResult<Vec<Event>> {
-    let mut statement = conn.prepare_cached(&format!(
-        "SELECT {TASK_COLUMNS}, event_seq, event_at, event_kind, event_from FROM (
-             SELECT seq AS event_seq, at AS event_at, kind AS event_kind,
-                    from_state AS event_from, task_id
-             FROM events WHERE seq > ?1 AND (?2 IS NULL OR owner = ?2)
-             ORDER BY seq LIMIT ?3)
-         JOIN tasks ON tasks.id = task_id
-         ORDER BY event_seq"
-    ))?;
-    let events = statement
-        .query_map(params![after, owner, limit.min(10_000) as i64], |row| {
-            let kind: String = row.get(42)?;
-            let from: Option<String> = row.get(43)?;
-            Ok(Event {
-                task: task_from_row(row)?,
-                seq: row.get(40)?,
-                at: jiff::Timestamp::from_millisecond(row.get(41)?).unwrap_or_default(),
-                kind: EventKind::parse(&kind).unwrap_or(EventKind::StateChanged),
-                from: from.and_then(|name| name.parse().ok()),
-            })
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
+    let limit = limit.min(10_000) as i64;
+    let event = |row: &rusqlite::Row<'_>| {
+        let mut task = task_from_row(row)?;
+        task.state = state_at(row, 44)?;
+        let kind: String = row.get(42)?;
+        let from: Option<String> = row.get(43)?;
+        Ok(Event {
+            task,
+            seq: row.get(40)?,
+            at: jiff::Timestamp::from_millisecond(row.get(41)?).unwrap_or_default(),
+            kind: EventKind::parse(&kind).unwrap_or(EventKind::StateChanged),
+            from: from.and_then(|name| name.parse().ok()),
+        })
+    };
+    let events = match owner {
+        Some(owner) => conn
+            .prepare_cached(&events_query(OWNER_EVENTS))?
+            .query_map(params![after, limit, owner], event)?
+            .collect::<Result<Vec<_>, _>>()?,
+        None => conn
+            .prepare_cached(&events_query(ALL_EVENTS))?
+            .query_map(params![after, limit], event)?
+            .collect::<Result<Vec<_>, _>>()?,
+    };
     Ok(events)
 }
 

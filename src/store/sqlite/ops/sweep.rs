@@ -5,9 +5,9 @@
 use jiff::Timestamp;
 
 use super::super::row::millis;
-use super::super::writer::Batch;
-use super::change::{self, Change};
-use crate::model::{ErrorInfo, State, Transition};
+use super::super::writer::{Batch, in_savepoint};
+use super::change::{self, Change, Head};
+use crate::model::{ErrorInfo, State, Task, Transition};
 use crate::store::StoreResult;
 
 // One sweep moves at most 1,000 tasks: the LIMITs below are written in, not bound, because
@@ -43,6 +43,7 @@ pub(in crate::store::sqlite) fn promote_due(
                 batch,
                 &head.queue,
                 head.owner.as_deref(),
+                head.priority,
             )?),
             ..Change::default()
         };
@@ -57,14 +58,13 @@ pub(in crate::store::sqlite) fn expire_overdue(
     now: Timestamp,
 ) -> StoreResult<u64> {
     let heads = change::load_where(batch, OVERDUE, [millis(now)])?;
-    for head in &heads {
-        change::transition(batch, head, Transition::Expire, Change::default(), now)?;
-    }
-    Ok(heads.len() as u64)
+    each_alone(batch, &heads, "expire", |batch, head| {
+        change::transition(batch, head, Transition::Expire, Change::default(), now)
+    })
 }
 
 /// Deletes final tasks finished before `cutoff`, events older than it, and the fairness rounds
-/// that no longer matter; answers how many tasks and events it deleted.
+/// that no longer matter; answers how many rows it deleted.
 pub(in crate::store::sqlite) fn sweep_retention(
     batch: &mut Batch<'_>,
     cutoff: Timestamp,
@@ -86,15 +86,19 @@ pub(in crate::store::sqlite) fn sweep_retention(
                AND seq < (SELECT max(seq) FROM events)",
         )?
         .execute([cutoff])?;
-    // An owner whose last round the queue has passed takes the queue's round anyway.
-    batch
+    // An owner whose last round every priority of the queue has passed takes the queue's
+    // round anyway: forget it.
+    let rounds = batch
         .tx
         .prepare_cached(
-            "DELETE FROM owner_rounds WHERE last_round <=
-                (SELECT current_round FROM queues WHERE queues.name = owner_rounds.queue)",
+            "DELETE FROM owner_rounds WHERE (queue, owner) IN (
+                SELECT queue, owner FROM owner_rounds AS o
+                WHERE last_round <= (SELECT min(current_round) FROM queue_rounds AS r
+                                     WHERE r.queue = o.queue)
+                LIMIT 1000)",
         )?
         .execute([])?;
-    Ok((tasks + events) as u64)
+    Ok((tasks + events + rounds) as u64)
 }
 
 /// Sends back the running tasks whose lease has run out: to `queued` while attempts remain
@@ -104,30 +108,55 @@ pub(in crate::store::sqlite) fn rescue_expired_leases(
     now: Timestamp,
 ) -> StoreResult<u64> {
     let heads = change::load_where(batch, LAPSED_LEASES, [millis(now)])?;
-    for head in &heads {
+    each_alone(batch, &heads, "rescue", |batch, head| {
         debug_assert_eq!(head.state, State::Running);
         let spent = head.attempt >= head.max_attempts;
-        let error = ErrorInfo {
-            message: if spent {
-                "The worker running this task stopped, and its attempts are spent.".to_owned()
-            } else {
-                "The worker running this task stopped; it will run again.".to_owned()
-            },
-            detail: Some(format!(
-                "The lease of attempt {} of {} expired without being renewed.",
-                head.attempt, head.max_attempts
-            )),
-        };
-        let transition = if spent {
-            Transition::Fail
+        let (transition, message) = if head.cancel_requested {
+            (
+                Transition::Cancel,
+                "The worker running this task stopped before it could be cancelled; it was cancelled.",
+            )
+        } else if spent {
+            (
+                Transition::Fail,
+                "The worker running this task stopped, and its attempts are spent.",
+            )
         } else {
-            Transition::Requeue
+            (
+                Transition::Requeue,
+                "The worker running this task stopped; it will run again.",
+            )
         };
         let change = Change {
-            error: Some(Some(error)),
+            error: Some(Some(ErrorInfo {
+                message: message.to_owned(),
+                detail: Some(format!(
+                    "The lease of attempt {} of {} expired without being renewed.",
+                    head.attempt, head.max_attempts
+                )),
+            })),
             ..Change::default()
         };
-        change::transition(batch, head, transition, change, now)?;
+        change::transition(batch, head, transition, change, now)
+    })
+}
+
+/// Applies `change` to each task on its own, so that one that cannot change (logged) does not
+/// hold back the others; answers how many changed.
+fn each_alone(
+    batch: &mut Batch<'_>,
+    heads: &[Head],
+    what: &str,
+    mut change: impl FnMut(&mut Batch<'_>, &Head) -> StoreResult<Task>,
+) -> StoreResult<u64> {
+    let mut changed = 0;
+    for head in heads {
+        match in_savepoint(batch, |batch| change(batch, head)) {
+            Ok(_) => changed += 1,
+            Err(err) => {
+                tracing::warn!(task = %head.id, error = %err, "could not {what} a task");
+            }
+        }
     }
-    Ok(heads.len() as u64)
+    Ok(changed)
 }
