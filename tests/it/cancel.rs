@@ -13,10 +13,7 @@ use crate::util::{TestDb, engine_on, noop, quick_config, wait_final, wait_for_st
 #[tokio::test]
 async fn a_queued_task_is_cancelled_at_once_and_never_runs() {
     let db = TestDb::new();
-    let mut config = quick_config();
-    config.run_workers = false;
-    let engine = engine_on(&db)
-        .config(config)
+    let engine = crate::util::without_workers(&db)
         .handler("noop", noop)
         .start()
         .await
@@ -100,10 +97,7 @@ async fn a_handler_that_ignores_cancellation_is_aborted_after_the_grace_period()
 async fn a_cancellation_asked_through_another_engine_reaches_the_runner() {
     let db = TestDb::new();
     let engine = engine_on(&db)
-        .handler("long", |ctx: TaskContext| async move {
-            ctx.cancelled().await;
-            Err(TaskError::new("stopped"))
-        })
+        .handler("long", crate::util::until_cancelled)
         .start()
         .await
         .unwrap();

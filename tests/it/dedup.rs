@@ -7,12 +7,25 @@ use errand::prelude::*;
 use jiff::Timestamp;
 use serde_json::json;
 
-use crate::util::{TestDb, engine_on, noop, quick_config, wait_final};
+use crate::util::{TestDb, engine_on, noop, wait_final};
+
+/// An engine running a task of dedup key `key` until it is cancelled.
+async fn running_with_key(db: &TestDb, key: &str, policy: DedupPolicy) -> (Engine, Enqueued) {
+    let engine = engine_on(db)
+        .handler("reindex", crate::util::until_cancelled)
+        .start()
+        .await
+        .unwrap();
+    let first = engine
+        .enqueue(NewTask::new("reindex").dedup_key(key, policy))
+        .await
+        .unwrap();
+    crate::util::wait_for_state(&engine, first.task.id, |s| s == State::Running).await;
+    (engine, first)
+}
 
 fn without_workers(db: &TestDb) -> errand::engine::EngineBuilder {
-    let mut config = quick_config();
-    config.run_workers = false;
-    engine_on(db).config(config).handler("reindex", noop)
+    crate::util::without_workers(db).handler("reindex", noop)
 }
 
 #[tokio::test]
@@ -63,19 +76,7 @@ async fn keep_answers_the_existing_task_until_it_is_final() {
 #[tokio::test]
 async fn keep_answers_a_running_task_too() {
     let db = TestDb::new();
-    let engine = engine_on(&db)
-        .handler("reindex", |ctx: TaskContext| async move {
-            ctx.cancelled().await;
-            Err(TaskError::new("stopped"))
-        })
-        .start()
-        .await
-        .unwrap();
-    let first = engine
-        .enqueue(NewTask::new("reindex").dedup_key("doc-9", DedupPolicy::Keep))
-        .await
-        .unwrap();
-    crate::util::wait_for_state(&engine, first.task.id, |s| s == State::Running).await;
+    let (engine, first) = running_with_key(&db, "doc-9", DedupPolicy::Keep).await;
     let again = engine
         .enqueue(NewTask::new("reindex").dedup_key("doc-9", DedupPolicy::Keep))
         .await
@@ -139,19 +140,7 @@ async fn debounce_replaces_the_payload_and_pushes_back_the_start() {
 #[tokio::test]
 async fn debounce_enqueues_anew_once_the_task_has_started() {
     let db = TestDb::new();
-    let engine = engine_on(&db)
-        .handler("reindex", |ctx: TaskContext| async move {
-            ctx.cancelled().await;
-            Err(TaskError::new("stopped"))
-        })
-        .start()
-        .await
-        .unwrap();
-    let first = engine
-        .enqueue(NewTask::new("reindex").dedup_key("doc-7", DedupPolicy::Debounce))
-        .await
-        .unwrap();
-    crate::util::wait_for_state(&engine, first.task.id, |s| s == State::Running).await;
+    let (engine, first) = running_with_key(&db, "doc-7", DedupPolicy::Debounce).await;
     let second = engine
         .enqueue(NewTask::new("reindex").dedup_key("doc-7", DedupPolicy::Debounce))
         .await

@@ -7,10 +7,7 @@ use crate::util::{TestDb, engine_on, quick_config};
 #[tokio::test]
 async fn inline_enqueue_answers_the_finished_task() {
     let db = TestDb::new();
-    let mut config = quick_config();
-    config.run_workers = false;
-    let engine = engine_on(&db)
-        .config(config)
+    let engine = crate::util::without_workers(&db)
         .inline(true)
         .handler("double", |ctx: TaskContext| async move {
             let n: i64 = ctx.json()?;

@@ -191,13 +191,7 @@ async fn heartbeats_keep_a_long_task_on_its_first_attempt() {
         .start()
         .await
         .unwrap();
-    let id = engine
-        .enqueue(NewTask::new("long").max_attempts(3))
-        .await
-        .unwrap()
-        .task
-        .id;
-    let task = wait_final(&engine, id).await;
+    let task = crate::util::run_to_end(&engine, NewTask::new("long").max_attempts(3)).await;
     assert_eq!((task.state, task.attempt), (State::Succeeded, 1));
     assert!(task.error.is_none(), "never rescued: {:?}", task.error);
     engine.shutdown(Default::default()).await;

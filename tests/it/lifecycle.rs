@@ -117,13 +117,7 @@ async fn a_panicking_handler_fails_its_attempt_with_the_panic_as_detail() {
         .start()
         .await
         .unwrap();
-    let id = engine
-        .enqueue(NewTask::new("boom").max_attempts(1))
-        .await
-        .unwrap()
-        .task
-        .id;
-    let task = wait_final(&engine, id).await;
+    let task = crate::util::run_to_end(&engine, NewTask::new("boom").max_attempts(1)).await;
     assert_eq!(task.state, State::Failed);
     let error = task.error.unwrap();
     assert_eq!(error.message, "the handler panicked");
@@ -142,17 +136,13 @@ async fn a_payload_that_does_not_fit_fails_without_retry() {
         .start()
         .await
         .unwrap();
-    let id = engine
-        .enqueue(
-            NewTask::new("typed")
-                .json(json!("not a number"))
-                .max_attempts(5),
-        )
-        .await
-        .unwrap()
-        .task
-        .id;
-    let task = wait_final(&engine, id).await;
+    let task = crate::util::run_to_end(
+        &engine,
+        NewTask::new("typed")
+            .json(json!("not a number"))
+            .max_attempts(5),
+    )
+    .await;
     assert_eq!(task.state, State::Failed);
     assert_eq!(task.attempt, 1);
     assert!(task.error.unwrap().message.contains("does not fit"));
@@ -182,10 +172,7 @@ async fn unknown_queues_and_handlers_are_refused_at_enqueue() {
 async fn listing_pages_through_an_owners_tasks_newest_first_with_banner_counts() {
     let db = TestDb::new();
     // No workers: the tasks stay queued while we list them.
-    let mut config = crate::util::quick_config();
-    config.run_workers = false;
-    let engine = engine_on(&db)
-        .config(config)
+    let engine = crate::util::without_workers(&db)
         .handler("noop", noop)
         .start()
         .await

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use errand::prelude::*;
 
-use crate::util::{TestDb, engine_on, wait_final};
+use crate::util::{TestDb, engine_on};
 
 fn quick_retries() -> Queue {
     Queue::new("default")
@@ -39,13 +39,7 @@ async fn a_failing_task_is_retried_until_it_succeeds() {
         .await
         .unwrap();
     let mut events = engine.subscribe();
-    let id = engine
-        .enqueue(NewTask::new("flaky").max_attempts(5))
-        .await
-        .unwrap()
-        .task
-        .id;
-    let task = wait_final(&engine, id).await;
+    let task = crate::util::run_to_end(&engine, NewTask::new("flaky").max_attempts(5)).await;
     assert_eq!(task.state, State::Succeeded);
     assert_eq!(task.attempt, 3);
     assert!(
@@ -55,7 +49,7 @@ async fn a_failing_task_is_retried_until_it_succeeds() {
     // Each failure went through `scheduled` (the backoff), carrying the attempt's error.
     let mut retries = Vec::new();
     while let Ok(event) = events.try_recv() {
-        if event.task.id == id && event.task.state == State::Scheduled {
+        if event.task.id == task.id && event.task.state == State::Scheduled {
             retries.push(event.task.error.clone().unwrap().message);
         }
     }
@@ -80,13 +74,7 @@ async fn a_task_fails_for_good_once_its_attempts_are_spent() {
         .start()
         .await
         .unwrap();
-    let id = engine
-        .enqueue(NewTask::new("broken"))
-        .await
-        .unwrap()
-        .task
-        .id;
-    let task = wait_final(&engine, id).await;
+    let task = crate::util::run_to_end(&engine, NewTask::new("broken")).await;
     assert_eq!(task.state, State::Failed);
     assert_eq!((task.attempt, task.max_attempts), (3, 3));
     assert_eq!(calls.load(Ordering::SeqCst), 3);
@@ -105,13 +93,7 @@ async fn a_permanent_error_is_not_retried() {
         .start()
         .await
         .unwrap();
-    let id = engine
-        .enqueue(NewTask::new("denied").max_attempts(5))
-        .await
-        .unwrap()
-        .task
-        .id;
-    let task = wait_final(&engine, id).await;
+    let task = crate::util::run_to_end(&engine, NewTask::new("denied").max_attempts(5)).await;
     assert_eq!((task.state, task.attempt), (State::Failed, 1));
     engine.shutdown(Default::default()).await;
 }
@@ -144,13 +126,7 @@ async fn a_timeout_stops_the_handler_and_counts_as_a_failed_attempt() {
         .start()
         .await
         .unwrap();
-    let id = engine
-        .enqueue(NewTask::new("slow").max_attempts(2))
-        .await
-        .unwrap()
-        .task
-        .id;
-    let task = wait_final(&engine, id).await;
+    let task = crate::util::run_to_end(&engine, NewTask::new("slow").max_attempts(2)).await;
     assert_eq!((task.state, task.attempt), (State::Failed, 2));
     assert_eq!(task.error.unwrap().message, "timed out after 100 ms");
     // Both attempts' handlers were dropped mid-sleep: aborted, not abandoned.

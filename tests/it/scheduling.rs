@@ -7,14 +7,19 @@ use jiff::Timestamp;
 
 use crate::util::{TestDb, engine_on, noop, quick_config, wait_final};
 
+/// An engine builder whose workers and sweepers poll only once an hour: whatever happens
+/// sooner was woken.
+fn never_polling(db: &TestDb) -> errand::engine::EngineBuilder {
+    let mut config = quick_config();
+    config.poll_interval = Duration::from_secs(3600);
+    engine_on(db).config(config)
+}
+
 #[tokio::test]
 async fn an_enqueue_wakes_an_idle_worker_without_waiting_for_the_poll() {
     let db = TestDb::new();
-    let mut config = quick_config();
     // A poll so slow that only a wake-up can explain a prompt start.
-    config.poll_interval = Duration::from_secs(3600);
-    let engine = engine_on(&db)
-        .config(config)
+    let engine = never_polling(&db)
         .handler("noop", noop)
         .start()
         .await
@@ -30,10 +35,7 @@ async fn an_enqueue_wakes_an_idle_worker_without_waiting_for_the_poll() {
 #[tokio::test]
 async fn a_delayed_task_waits_scheduled_until_its_time() {
     let db = TestDb::new();
-    let mut config = quick_config();
-    config.poll_interval = Duration::from_secs(3600);
-    let engine = engine_on(&db)
-        .config(config)
+    let engine = never_polling(&db)
         .handler("noop", noop)
         .start()
         .await
@@ -70,13 +72,11 @@ async fn a_task_never_started_before_expires_at_expires() {
         .set_queue_paused("default", true)
         .await
         .unwrap();
-    let id = engine
-        .enqueue(NewTask::new("noop").expires_in(Duration::from_millis(200)))
-        .await
-        .unwrap()
-        .task
-        .id;
-    let task = wait_final(&engine, id).await;
+    let task = crate::util::run_to_end(
+        &engine,
+        NewTask::new("noop").expires_in(Duration::from_millis(200)),
+    )
+    .await;
     assert_eq!(task.state, State::Expired);
     assert!(task.started_at.is_none() && task.finished_at.is_some());
     engine.shutdown(Default::default()).await;
@@ -85,12 +85,13 @@ async fn a_task_never_started_before_expires_at_expires() {
 #[tokio::test]
 async fn a_paused_queue_holds_its_tasks_until_resumed() {
     let db = TestDb::new();
-    let engine = engine_on(&db).handler("noop", noop).start().await.unwrap();
-    engine
-        .store()
-        .set_queue_paused("default", true)
+    // Resuming wakes the worker: no poll needed.
+    let engine = never_polling(&db)
+        .handler("noop", noop)
+        .start()
         .await
         .unwrap();
+    engine.set_queue_paused("default", true).await.unwrap();
     let id = engine.enqueue(NewTask::new("noop")).await.unwrap().task.id;
     let queues = engine.store().queues().await.unwrap();
     assert_eq!(
@@ -98,13 +99,9 @@ async fn a_paused_queue_holds_its_tasks_until_resumed() {
         ("default", true, 1)
     );
     assert_eq!(engine.get(id).await.unwrap().unwrap().state, State::Queued);
-    engine
-        .store()
-        .set_queue_paused("default", false)
-        .await
-        .unwrap();
+    engine.set_queue_paused("default", false).await.unwrap();
     assert_eq!(wait_final(&engine, id).await.state, State::Succeeded);
-    assert!(engine.store().set_queue_paused("nope", true).await.is_err());
+    assert!(engine.set_queue_paused("nope", true).await.is_err());
     engine.shutdown(Default::default()).await;
 }
 

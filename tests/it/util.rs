@@ -100,3 +100,22 @@ pub async fn wait_drained(engine: &Engine) {
 pub async fn noop(_ctx: TaskContext) -> Result<TaskOutput, TaskError> {
     Ok(TaskOutput::done())
 }
+
+/// A handler that runs until it is asked to stop.
+pub async fn until_cancelled(ctx: TaskContext) -> Result<TaskOutput, TaskError> {
+    ctx.cancelled().await;
+    Err(TaskError::new("stopped"))
+}
+
+/// An engine builder on `db` whose engine claims nothing: tasks stay where they are put.
+pub fn without_workers(db: &TestDb) -> EngineBuilder {
+    let mut config = quick_config();
+    config.run_workers = false;
+    engine_on(db).config(config)
+}
+
+/// Enqueues `task` and waits until it is final; answers it.
+pub async fn run_to_end(engine: &Engine, task: NewTask) -> Task {
+    let id = engine.enqueue(task).await.expect("enqueue").task.id;
+    wait_final(engine, id).await
+}

@@ -99,10 +99,7 @@ async fn a_final_task_can_be_dismissed_once_and_leaves_the_banner() {
 #[tokio::test]
 async fn a_task_that_is_not_final_cannot_be_dismissed() {
     let db = TestDb::new();
-    let mut config = quick_config();
-    config.run_workers = false;
-    let engine = engine_on(&db)
-        .config(config)
+    let engine = crate::util::without_workers(&db)
         .handler("noop", noop)
         .start()
         .await
