@@ -43,8 +43,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let filled = started.elapsed();
     // Measure the steady state of a million waiting tasks, not the aftermath of loading them:
     // copy the WAL of the load into the database first.
-    rusqlite::Connection::open(dir.join("errand.db"))?
-        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+    rusqlite::Connection::open(dir.join("errand.db"))?.query_row(
+        "PRAGMA wal_checkpoint(TRUNCATE)",
+        [],
+        |_| Ok(()),
+    )?;
     println!(
         "filled:      {waiting} scheduled tasks in {:.1} s ({:.0} tasks/s, batches of 1,000)",
         filled.as_secs_f64(),
