@@ -22,16 +22,13 @@ const MAX_PASSED_OVER: usize = 1024;
 pub(in crate::store::sqlite) const RUNNING_BY_OWNER: &str =
     "SELECT owner FROM tasks WHERE queue = ?1 AND state = 'running'";
 
-/// A page of the ready tasks of a queue in claiming order, after the first `?2` (index
+/// A page of `?3` ready tasks of a queue in claiming order, after the first `?2` (index
 /// `tasks_claim`, no sort).
 pub(in crate::store::sqlite) const CANDIDATES: &str =
     "SELECT seq, owner, ordering_key, expires_at, started_at, priority, fair_round FROM tasks
      WHERE queue = ?1 AND state = 'queued' AND executor <> 'tracked'
      ORDER BY priority DESC, fair_round, seq
-     LIMIT 64 OFFSET ?2";
-
-/// The rows in a page of [`CANDIDATES`].
-const CANDIDATE_PAGE: usize = 64;
+     LIMIT ?3 OFFSET ?2";
 
 /// Whether an earlier task of an ordering key is not final (index `tasks_ordering`).
 pub(in crate::store::sqlite) const EARLIER_IN_LINE: &str = "SELECT 1 FROM tasks
@@ -99,9 +96,11 @@ pub(in crate::store::sqlite) fn claim(
     // Page through the candidates until the free slots are filled, the queue has no more, or
     // too many were passed over (owner at its cap, ordering key busy).
     let mut passed_over = 0usize;
+    // A page a little larger than the free slots: most candidates are claimable.
+    let page = (free * 2 + 4).min(256);
     loop {
-        let candidates = candidates(batch, queue, passed_over)?;
-        let exhausted = candidates.len() < CANDIDATE_PAGE;
+        let candidates = candidates(batch, queue, passed_over, page)?;
+        let exhausted = candidates.len() < page;
         for candidate in candidates {
             if claimed.len() == free {
                 break;
@@ -178,13 +177,18 @@ pub(in crate::store::sqlite) fn claim_task(
     start_attempt(batch, head.seq, head.state, node, lease_until, now)
 }
 
-/// A page of the ready tasks of `queue` in claiming order, skipping the first `skip` (those
+/// A page of `page` ready tasks of `queue` in claiming order, skipping the first `skip` (those
 /// passed over). Tasks claimed or expired meanwhile have left the `queued` index, so `skip`
 /// counts only the ones still there.
-fn candidates(batch: &Batch<'_>, queue: &str, skip: usize) -> StoreResult<Vec<Candidate>> {
+fn candidates(
+    batch: &Batch<'_>,
+    queue: &str,
+    skip: usize,
+    page: usize,
+) -> StoreResult<Vec<Candidate>> {
     let mut statement = batch.tx.prepare_cached(CANDIDATES)?;
     let candidates = statement
-        .query_map(params![queue, skip as i64], |row| {
+        .query_map(params![queue, skip as i64, page as i64], |row| {
             Ok(Candidate {
                 seq: row.get(0)?,
                 owner: row.get(1)?,

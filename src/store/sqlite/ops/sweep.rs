@@ -10,8 +10,7 @@ use super::change::{self, Change, Head};
 use crate::model::{ErrorInfo, State, Task, Transition};
 use crate::store::StoreResult;
 
-// One sweep moves at most 1,000 tasks: the LIMITs below are written in, not bound, because
-// SQLite re-prepares a statement each time a bound LIMIT changes.
+// One sweep moves at most 1,000 tasks.
 
 /// Scheduled tasks whose time has come (index `tasks_due`).
 pub(in crate::store::sqlite) const DUE: &str =
