@@ -166,18 +166,8 @@ async fn a_started_task_retrying_beside_its_debounced_successor_is_not_stuck() {
         .await
         .unwrap();
     let now = Timestamp::now();
-    let first = store
-        .enqueue(
-            vec![
-                NewTask::new("reindex")
-                    .max_attempts(3)
-                    .dedup_key("doc-7", DedupPolicy::Debounce),
-            ],
-            now,
-        )
+    let first = enqueue_doc7(&*store, DedupPolicy::Debounce, now, |t| t)
         .await
-        .unwrap()
-        .remove(0)
         .task;
     let running = store
         .claim_task(
@@ -189,18 +179,7 @@ async fn a_started_task_retrying_beside_its_debounced_successor_is_not_stuck() {
         .await
         .unwrap();
     // A debounced enqueue while the first runs: a successor, not started.
-    let second = store
-        .enqueue(
-            vec![
-                NewTask::new("reindex")
-                    .max_attempts(3)
-                    .dedup_key("doc-7", DedupPolicy::Debounce),
-            ],
-            now,
-        )
-        .await
-        .unwrap()
-        .remove(0);
+    let second = enqueue_doc7(&*store, DedupPolicy::Debounce, now, |t| t).await;
     assert!(second.created);
     // The first fails and waits for its retry beside the successor: both scheduled or queued.
     let lease = errand::store::Lease {
@@ -228,31 +207,23 @@ async fn a_started_task_retrying_beside_its_debounced_successor_is_not_stuck() {
         1
     );
     // A keep enqueue still answers one of them, and a debounce updates the successor only.
-    let keep = store
-        .enqueue(
-            vec![
-                NewTask::new("reindex")
-                    .max_attempts(3)
-                    .dedup_key("doc-7", DedupPolicy::Keep),
-            ],
-            now,
-        )
-        .await
-        .unwrap()
-        .remove(0);
+    let keep = enqueue_doc7(&*store, DedupPolicy::Keep, now, |t| t).await;
     assert!(!keep.created);
-    let debounced = store
-        .enqueue(
-            vec![
-                NewTask::new("reindex")
-                    .max_attempts(3)
-                    .dedup_key("doc-7", DedupPolicy::Debounce)
-                    .json(json!(3)),
-            ],
-            now,
-        )
-        .await
-        .unwrap()
-        .remove(0);
+    let debounced = enqueue_doc7(&*store, DedupPolicy::Debounce, now, |t| t.json(json!(3))).await;
     assert_eq!(debounced.task.id, second.task.id);
+}
+
+/// Enqueues one task of dedup key `doc-7` straight into the store.
+async fn enqueue_doc7(
+    store: &dyn errand::store::Store,
+    policy: DedupPolicy,
+    now: Timestamp,
+    shape: impl FnOnce(NewTask) -> NewTask,
+) -> Enqueued {
+    let task = shape(
+        NewTask::new("reindex")
+            .max_attempts(3)
+            .dedup_key("doc-7", policy),
+    );
+    store.enqueue(vec![task], now).await.unwrap().remove(0)
 }
