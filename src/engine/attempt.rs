@@ -13,20 +13,23 @@ use super::Shared;
 use super::backoff::retry_delay;
 use super::inflight::{Stop, StopReason};
 use crate::model::{ErrorInfo, Executor, Queue, State, Task};
-use crate::run::{HandlerResult, Retry, TaskContext, TaskError};
+use crate::run::{HandlerResult, Retry, TaskContext, TaskError, TaskOutput};
 use crate::store::{Lease, Outcome, StoreError};
 
 /// How long an aborted handler may take to stop before errand gives up waiting for it.
 const ABORT_WAIT: Duration = Duration::from_secs(5);
 
+/// How long a handler stopped by the drain (its grace period over) has to return.
+const DRAIN_STOP_GRACE: Duration = Duration::from_secs(1);
+
 /// How the handler's run ended.
 enum Ended {
-    /// It returned (or panicked).
+    /// It returned (or panicked) on its own.
     Returned(Result<HandlerResult, JoinError>),
-    /// It ran past its timeout and was aborted.
-    TimedOut(Duration),
-    /// It was asked to stop and did not return in time; it was aborted.
-    Stopped(StopReason),
+    /// It ran past its timeout and was aborted (unless it returned at that very moment).
+    TimedOut(Duration, Option<HandlerResult>),
+    /// It was asked to stop, and returned within the grace period or was aborted.
+    Stopped(StopReason, Option<Result<HandlerResult, JoinError>>),
 }
 
 /// Registers a claimed attempt with the node (so that a drain or a cancellation reaches it from
@@ -111,51 +114,56 @@ async fn execute(shared: &Shared, task: Task, stop: &Stop) -> Option<Outcome> {
         }
     };
     let ended = tokio::select! {
-        returned = &mut running => Ended::Returned(returned),
-        () = until_deadline => {
-            abort(&task, running).await;
-            Ended::TimedOut(timeout.unwrap_or_default())
-        }
+        // A stop is looked at first: a handler that returns because it was asked to stop is
+        // judged by the reason, not by the error it returns.
+        biased;
         () = stop.token().cancelled() => {
             let reason = stop.reason().unwrap_or(StopReason::Cancel);
             let grace = match reason {
                 StopReason::Cancel => shared.config.cancel_grace,
-                StopReason::Drain | StopReason::LeaseLost => Duration::ZERO,
+                StopReason::Drain => DRAIN_STOP_GRACE,
+                StopReason::LeaseLost => Duration::ZERO,
             };
             let grace_end = Instant::now() + grace;
             let grace_end = deadline.map_or(grace_end, |deadline| deadline.min(grace_end));
             match tokio::time::timeout_at(grace_end, &mut running).await {
-                Ok(returned) => Ended::Returned(returned),
-                Err(_) => {
-                    abort(&task, running).await;
-                    Ended::Stopped(reason)
-                }
+                Ok(returned) => Ended::Stopped(reason, Some(returned)),
+                Err(_) => Ended::Stopped(reason, abort(&task, running).await.map(Ok)),
             }
         }
+        returned = &mut running => Ended::Returned(returned),
+        () = until_deadline => {
+            Ended::TimedOut(timeout.unwrap_or_default(), abort(&task, running).await)
+        }
     };
-    match (ended, stop.reason()) {
+    match ended {
         // Work that got done stands, whatever asked it to stop meanwhile.
-        (Ended::Returned(Ok(Ok(output))), _) => Some(match output.needs_input {
-            Some(input_url) => Outcome::NeedsInput {
-                input_url,
-                message: output.message,
-            },
-            None => Outcome::Succeeded {
-                result: output.result,
-                result_url: output.result_url,
-                message: output.message,
-            },
-        }),
-        // A handler that stopped because it was asked to did not fail.
-        (Ended::Returned(_) | Ended::Stopped(_), Some(reason)) => stopped(reason),
-        (Ended::Stopped(reason), None) => stopped(reason),
-        (Ended::Returned(Ok(Err(err))), None) => Some(failure(shared, &task, err)),
-        (Ended::Returned(Err(join)), None) => Some(failure(shared, &task, panicked(join))),
-        (Ended::TimedOut(after), _) => Some(failure(
+        Ended::Returned(Ok(Ok(output)))
+        | Ended::TimedOut(_, Some(Ok(output)))
+        | Ended::Stopped(_, Some(Ok(Ok(output)))) => Some(done(output)),
+        Ended::Stopped(reason, _) => stopped(reason),
+        Ended::Returned(Ok(Err(err))) => Some(failure(shared, &task, err)),
+        Ended::Returned(Err(join)) => Some(failure(shared, &task, panicked(join))),
+        Ended::TimedOut(after, _) => Some(failure(
             shared,
             &task,
             TaskError::new(format!("timed out after {}", humane(after))),
         )),
+    }
+}
+
+/// A handler's successful answer as an outcome.
+fn done(output: TaskOutput) -> Outcome {
+    match output.needs_input {
+        Some(input_url) => Outcome::NeedsInput {
+            input_url,
+            message: output.message,
+        },
+        None => Outcome::Succeeded {
+            result: output.result,
+            result_url: output.result_url,
+            message: output.message,
+        },
     }
 }
 
@@ -169,17 +177,20 @@ fn stopped(reason: StopReason) -> Option<Outcome> {
 }
 
 /// Aborts a handler and waits until it has stopped (an async handler stops at its next await;
-/// one stuck in blocking code cannot be stopped, and is left behind with a warning).
-async fn abort(task: &Task, mut running: JoinHandle<HandlerResult>) {
+/// one stuck in blocking code cannot be stopped, and is left behind with a warning). Answers
+/// the handler's result if it returned at that very moment, before the abort took hold.
+async fn abort(task: &Task, mut running: JoinHandle<HandlerResult>) -> Option<HandlerResult> {
     running.abort();
-    if tokio::time::timeout(ABORT_WAIT, &mut running)
-        .await
-        .is_err()
-    {
-        tracing::warn!(
-            task = %task.id, name = %task.name,
-            "an aborted handler has not stopped after {ABORT_WAIT:?}: it blocks without awaiting"
-        );
+    match tokio::time::timeout(ABORT_WAIT, &mut running).await {
+        Ok(Ok(result)) => Some(result),
+        Ok(Err(_)) => None,
+        Err(_) => {
+            tracing::warn!(
+                task = %task.id, name = %task.name,
+                "an aborted handler has not stopped after {ABORT_WAIT:?}: it blocks without awaiting"
+            );
+            None
+        }
     }
 }
 

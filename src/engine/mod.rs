@@ -157,12 +157,20 @@ impl Engine {
             .store
             .enqueue_claimed(tasks, self.shared.node, self.lease_until(now), now)
             .await?;
-        for answer in enqueued.iter_mut() {
-            if answer.created && answer.task.state == State::Running {
-                let claimed = answer.task.clone();
-                if let Some(task) = attempt::start(&self.shared, claimed).await {
-                    answer.task = task;
-                }
+        // Every claimed task is registered (its lease renewed) and run at once, and the runs
+        // go on to their end even if the caller stops waiting for them.
+        let runs: Vec<_> = enqueued
+            .iter()
+            .enumerate()
+            .filter(|(_, answer)| answer.created && answer.task.state == State::Running)
+            .map(|(index, answer)| {
+                let attempt = attempt::start(&self.shared, answer.task.clone());
+                (index, self.shared.attempts.spawn(attempt))
+            })
+            .collect();
+        for (index, run) in runs {
+            if let Ok(Some(task)) = run.await {
+                enqueued[index].task = task;
             }
         }
         Ok(enqueued)

@@ -165,8 +165,10 @@ pub trait Store: Send + Sync + 'static {
     /// `max_attempts` must be resolved by the caller. The batch commits as a whole.
     async fn enqueue(&self, tasks: Vec<NewTask>, now: Timestamp) -> StoreResult<Vec<Enqueued>>;
 
-    /// Enqueues tasks like [`Store::enqueue`], and in the same transaction claims each new task
-    /// that is ready for `node` (inline runs: no worker can take it first).
+    /// Enqueues tasks like [`Store::enqueue`], and in the same transaction claims for `node`
+    /// each new in-process handler's task that may run now (ready, its queue not paused, first
+    /// in line for its ordering key), whatever the queue's slots: inline runs, which no worker
+    /// can take first.
     async fn enqueue_claimed(
         &self,
         tasks: Vec<NewTask>,

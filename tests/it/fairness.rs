@@ -166,3 +166,87 @@ async fn a_high_priority_task_does_not_push_other_owners_back() {
     }
     assert_eq!(order, vec!["a0", "b0", "a1", "a2"]);
 }
+
+#[tokio::test]
+async fn a_backlog_at_one_priority_does_not_delay_the_same_owner_at_another() {
+    use errand::store::{ClaimRequest, Store};
+    let db = TestDb::new();
+    let store = db.store();
+    store
+        .upsert_queue(&Queue::new("default").concurrency(1))
+        .await
+        .unwrap();
+    let now = jiff::Timestamp::now();
+    let task = |owner: &str, priority: i32| {
+        NewTask::new("t")
+            .owner(owner)
+            .priority(priority)
+            .max_attempts(1)
+    };
+    // Alice has a backlog of 50 at priority 0; bob has 5 at priority 10.
+    let mut tasks: Vec<NewTask> = (0..50).map(|_| task("alice", 0)).collect();
+    tasks.extend((0..5).map(|_| task("bob", 10)));
+    tasks.push(task("alice", 10).title("alice urgent"));
+    store.enqueue(tasks, now).await.unwrap();
+    let request = ClaimRequest {
+        queue: "default".into(),
+        limit: 1,
+        node: uuid::Uuid::now_v7(),
+        lease_until: now + std::time::Duration::from_secs(60),
+        now,
+    };
+    let mut order = Vec::new();
+    for _ in 0..3 {
+        let claimed = store.claim(&request).await.unwrap().remove(0);
+        order.push(claimed.title.unwrap_or_else(|| claimed.owner.unwrap()));
+        let lease = errand::store::Lease {
+            id: claimed.id,
+            fence: claimed.fence,
+        };
+        let done = errand::store::Outcome::Succeeded {
+            result: None,
+            result_url: None,
+            message: None,
+        };
+        store.finish(lease, done, now).await.unwrap();
+    }
+    // At priority 10, alice's one task takes its turn with bob's: her priority-0 backlog does
+    // not count there.
+    assert_eq!(order, vec!["bob", "alice urgent", "bob"]);
+}
+
+#[tokio::test]
+async fn a_claim_looks_past_a_page_of_blocked_tasks() {
+    use errand::store::{ClaimRequest, Store};
+    let db = TestDb::new();
+    let store = db.store();
+    store
+        .upsert_queue(&Queue::new("default").concurrency(2))
+        .await
+        .unwrap();
+    let now = jiff::Timestamp::now();
+    // Twenty tasks of one ordering key, from twenty owners, then one free task: with the first
+    // of the key running, nineteen blocked candidates come before the free one.
+    let mut tasks: Vec<NewTask> = (0..20)
+        .map(|n| {
+            NewTask::new("t")
+                .owner(format!("owner-{n}"))
+                .ordering_key("folder")
+                .max_attempts(1)
+        })
+        .collect();
+    tasks.push(NewTask::new("t").owner("free").max_attempts(1));
+    store.enqueue(tasks, now).await.unwrap();
+    let request = ClaimRequest {
+        queue: "default".into(),
+        limit: 1,
+        node: uuid::Uuid::now_v7(),
+        lease_until: now + std::time::Duration::from_secs(60),
+        now,
+    };
+    let first = store.claim(&request).await.unwrap();
+    assert_eq!(first[0].owner.as_deref(), Some("owner-0"));
+    let second = store.claim(&request).await.unwrap();
+    assert_eq!(second.len(), 1);
+    assert_eq!(second[0].owner.as_deref(), Some("free"));
+}

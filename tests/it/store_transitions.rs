@@ -178,14 +178,17 @@ async fn run_sequence(delayed: bool, ops: Vec<Op>) -> Result<(), TestCaseError> 
                 let Some(chosen) = chosen else { continue };
                 let outcome = outcome(*n, now);
                 let mut transition = transition_of(&outcome);
-                if transition == Transition::RetryLater && before.attempt >= MAX_ATTEMPTS {
-                    transition = Transition::Fail;
-                }
                 let mut handed_back = matches!(outcome, Outcome::HandedBack);
-                if handed_back && before.cancel_requested {
-                    // Handing back a task whose cancellation was asked cancels it.
+                let would_run_again = matches!(
+                    transition,
+                    Transition::RetryLater | Transition::AwaitInput | Transition::Requeue
+                );
+                if would_run_again && before.cancel_requested {
+                    // A cancellation asked while it ran ends it instead.
                     transition = Transition::Cancel;
                     handed_back = false;
+                } else if transition == Transition::RetryLater && before.attempt >= MAX_ATTEMPTS {
+                    transition = Transition::Fail;
                 }
                 let answer = store.finish(chosen, outcome, now).await.map(|_| ());
                 let current = Some(chosen) == lease && before.state == State::Running;

@@ -118,10 +118,11 @@ impl Store for SqliteStore {
         self.writer
             .write(move |batch| {
                 let mut enqueued = ops::enqueue::enqueue(batch, tasks, now)?;
-                for answer in enqueued.iter_mut() {
-                    if answer.created && answer.task.state == crate::model::State::Queued {
-                        answer.task =
-                            ops::claim::claim_task(batch, answer.task.id, node, lease_until, now)?;
+                for answer in enqueued.iter_mut().filter(|answer| answer.created) {
+                    if let Some(claimed) =
+                        ops::claim::claim_inline(batch, &answer.task, node, lease_until, now)?
+                    {
+                        answer.task = claimed;
                     }
                 }
                 Ok(enqueued)

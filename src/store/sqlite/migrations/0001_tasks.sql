@@ -18,11 +18,13 @@ CREATE TABLE queue_rounds (
     PRIMARY KEY (queue, priority)
 ) STRICT, WITHOUT ROWID;
 
+-- Each owner's last round, per queue and priority.
 CREATE TABLE owner_rounds (
     queue TEXT NOT NULL,
+    priority INTEGER NOT NULL,
     owner TEXT NOT NULL,
     last_round INTEGER NOT NULL,
-    PRIMARY KEY (queue, owner)
+    PRIMARY KEY (queue, priority, owner)
 ) STRICT, WITHOUT ROWID;
 
 CREATE TABLE tasks (

@@ -80,8 +80,15 @@ pub(in crate::store::sqlite) fn finish(
     now: Timestamp,
 ) -> StoreResult<Task> {
     let head = change::load_current(batch, lease)?;
-    // Whoever reports a retryable failure, the store keeps the limit of attempts.
     let outcome = match outcome {
+        // A cancellation asked while it ran ends the task rather than let it run again or
+        // wait: it is not forgotten by a retry, a question or a hand-back.
+        Outcome::RetryAt { .. } | Outcome::NeedsInput { .. } | Outcome::HandedBack
+            if head.cancel_requested =>
+        {
+            Outcome::Cancelled
+        }
+        // Whoever reports a retryable failure, the store keeps the limit of attempts.
         Outcome::RetryAt { error, .. } if head.attempt >= head.max_attempts => {
             Outcome::Failed(error)
         }
@@ -126,8 +133,6 @@ pub(in crate::store::sqlite) fn finish(
             },
         ),
         Outcome::Cancelled => (Transition::Cancel, Change::default()),
-        // A cancellation asked while it ran is not forgotten by handing it back.
-        Outcome::HandedBack if head.cancel_requested => (Transition::Cancel, Change::default()),
         Outcome::HandedBack => (
             Transition::Requeue,
             Change {

@@ -177,8 +177,8 @@ pub(in crate::store::sqlite) fn transition(
 }
 
 /// The fair round for the next task of `owner` to become ready in `queue` at `priority`: the
-/// round after both the round being served at that priority and the owner's last, so that
-/// owners take turns.
+/// round after both the round being served at that priority and the owner's last at that
+/// priority, so that owners take turns within each priority.
 pub(in crate::store::sqlite) fn next_round(
     batch: &Batch<'_>,
     queue: &str,
@@ -198,17 +198,20 @@ pub(in crate::store::sqlite) fn next_round(
         .ok_or_else(|| StoreError::QueueNotFound(queue.to_owned()))?;
     let last: i64 = batch
         .tx
-        .prepare_cached("SELECT last_round FROM owner_rounds WHERE queue = ?1 AND owner = ?2")?
-        .query_row([queue, owner], |row| row.get(0))
+        .prepare_cached(
+            "SELECT last_round FROM owner_rounds
+             WHERE queue = ?1 AND priority = ?2 AND owner = ?3",
+        )?
+        .query_row(params![queue, priority, owner], |row| row.get(0))
         .optional()?
         .unwrap_or(0);
     let round = current.max(last) + 1;
     batch
         .tx
         .prepare_cached(
-            "INSERT INTO owner_rounds (queue, owner, last_round) VALUES (?1, ?2, ?3)
-             ON CONFLICT (queue, owner) DO UPDATE SET last_round = excluded.last_round",
+            "INSERT INTO owner_rounds (queue, priority, owner, last_round) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (queue, priority, owner) DO UPDATE SET last_round = excluded.last_round",
         )?
-        .execute(params![queue, owner, round])?;
+        .execute(params![queue, priority, owner, round])?;
     Ok(round)
 }

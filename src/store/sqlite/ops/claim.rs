@@ -203,6 +203,36 @@ fn candidates(
     Ok(candidates)
 }
 
+/// Claims a task just enqueued for an inline run, if it may run now: an in-process handler's
+/// task, in a queue that is not paused, first in line for its ordering key. (The queue's
+/// slots and the per-owner cap do not hold back an inline run.)
+pub(in crate::store::sqlite) fn claim_inline(
+    batch: &mut Batch<'_>,
+    task: &Task,
+    node: Uuid,
+    lease_until: Timestamp,
+    now: Timestamp,
+) -> StoreResult<Option<Task>> {
+    if task.state != State::Queued
+        || !matches!(task.executor, crate::model::Executor::Handler { .. })
+    {
+        return Ok(None);
+    }
+    let paused: bool = batch
+        .tx
+        .prepare_cached("SELECT paused FROM queues WHERE name = ?1")?
+        .query_row([&task.queue], |row| row.get(0))?;
+    let head = change::load(batch, task.id)?;
+    let blocked = match &task.ordering_key {
+        Some(key) => earlier_in_line(batch, key, head.seq)?,
+        None => false,
+    };
+    if paused || blocked {
+        return Ok(None);
+    }
+    start_attempt(batch, head.seq, head.state, node, lease_until, now).map(Some)
+}
+
 fn head_of(batch: &Batch<'_>, seq: i64) -> StoreResult<Head> {
     change::load_where(batch, "seq = ?1", [seq])?
         .pop()

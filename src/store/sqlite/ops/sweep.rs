@@ -8,7 +8,7 @@ use super::super::row::millis;
 use super::super::writer::{Batch, in_savepoint};
 use super::change::{self, Change, Head};
 use crate::model::{ErrorInfo, State, Task, Transition};
-use crate::store::StoreResult;
+use crate::store::{StoreError, StoreResult};
 
 // One sweep moves at most 1,000 tasks.
 
@@ -85,15 +85,16 @@ pub(in crate::store::sqlite) fn sweep_retention(
                AND seq < (SELECT max(seq) FROM events)",
         )?
         .execute([cutoff])?;
-    // An owner whose last round every priority of the queue has passed takes the queue's
-    // round anyway: forget it.
+    // An owner whose last round the queue has passed at that priority takes the queue's round
+    // anyway: forget it.
     let rounds = batch
         .tx
         .prepare_cached(
-            "DELETE FROM owner_rounds WHERE (queue, owner) IN (
-                SELECT queue, owner FROM owner_rounds AS o
-                WHERE last_round <= (SELECT min(current_round) FROM queue_rounds AS r
-                                     WHERE r.queue = o.queue)
+            "DELETE FROM owner_rounds WHERE (queue, priority, owner) IN (
+                SELECT queue, priority, owner FROM owner_rounds AS o
+                WHERE last_round <= coalesce(
+                    (SELECT current_round FROM queue_rounds AS r
+                     WHERE r.queue = o.queue AND r.priority = o.priority), 0)
                 LIMIT 1000)",
         )?
         .execute([])?;
@@ -152,9 +153,12 @@ fn each_alone(
     for head in heads {
         match in_savepoint(batch, |batch| change(batch, head)) {
             Ok(_) => changed += 1,
-            Err(err) => {
+            // This task's state or data refuses the change; the others may go on.
+            Err(err @ (StoreError::Illegal { .. } | StoreError::QueueNotFound(_))) => {
                 tracing::warn!(task = %head.id, error = %err, "could not {what} a task");
             }
+            // The database itself failed: the whole write must fail.
+            Err(err) => return Err(err),
         }
     }
     Ok(changed)
