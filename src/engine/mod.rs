@@ -1,12 +1,12 @@
 //! The engine: claims and runs tasks, keeps their leases, sweeps, and drains on shutdown.
 //!
-//! Work flows like this: an enqueue commits in the store, whose event wakes the queue's
-//! [`worker`] at once; the worker claims as many ready tasks as it has free slots, and each runs
-//! as one [`attempt`] whose outcome is written with the attempt's fence. The [`heartbeat`] renews
-//! the leases of all attempts in flight with one write; the [`maintenance`] sweepers promote due
-//! tasks, rescue the tasks of dead nodes, expire and delete. [`Engine::shutdown`] drains: stop
-//! claiming, let attempts finish within a grace period, hand the rest back, stop the heartbeat
-//! last.
+//! Work flows like this: an enqueue commits in the store, whose event wakes the queue's worker
+//! (`worker.rs`) at once; the worker claims as many ready tasks as it has free slots, and each
+//! runs as one attempt (`attempt.rs`) whose outcome is written with the attempt's fence. The
+//! heartbeat (`heartbeat.rs`) renews the leases of all attempts in flight with one write; the
+//! sweepers (`maintenance.rs`) promote due tasks, rescue the tasks of dead nodes, expire and
+//! delete. [`Engine::shutdown`] drains: stop claiming, let attempts finish within a grace
+//! period, hand the rest back, stop the heartbeat last.
 
 mod attempt;
 mod backoff;

@@ -1,6 +1,6 @@
 //! Persistence: the [`Store`] trait that the engine runs on, and its implementations.
 //!
-//! Every write is one atomic operation: it checks the state machine ([`Transition`]) and, for
+//! Every write is one atomic operation: it checks the state machine ([`Transition`](crate::model::Transition)) and, for
 //! an attempt's writes, its fence, before it changes anything; it appends one numbered [`Event`]
 //! per change in the same transaction, and publishes the events to in-process subscribers once
 //! committed. (SQLite has one writer, so reading a row and then writing it is atomic; a store

@@ -1,5 +1,5 @@
 //! The embedded store: one SQLite file in WAL mode, one writer thread that commits concurrent
-//! writes together ([`writer`]), and read connections that never wait for it ([`readers`]).
+//! writes together (`writer.rs`), and read connections that never wait for it (`readers.rs`).
 
 mod connection;
 mod migrate;
