@@ -125,9 +125,9 @@ pub(in crate::store::sqlite) fn transition(
         Some(input) => (true, input),
         None => (false, None),
     };
-    let task = batch
+    batch
         .tx
-        .prepare_cached(&format!(
+        .prepare_cached(
             "UPDATE tasks SET state = ?2, updated_at = ?3,
                 finished_at = CASE WHEN ?4 THEN ?3 ELSE finished_at END,
                 scheduled_for = coalesce(?5, scheduled_for),
@@ -142,30 +142,28 @@ pub(in crate::store::sqlite) fn transition(
                 attempt = attempt - ?16,
                 lease_node = NULL, lease_expires_at = NULL,
                 cancel_requested = 0
-             WHERE seq = ?1
-             RETURNING {TASK_COLUMNS}"
-        ))?
-        .query_row(
-            params![
-                head.seq,
-                to.as_str(),
-                millis(now),
-                to.is_final(),
-                change.scheduled_for.map(millis),
-                change.fair_round,
-                change.result,
-                change.result_url,
-                change.input_url,
-                change.message,
-                set_error,
-                error.as_ref().map(|e| e.message.as_str()),
-                error.as_ref().and_then(|e| e.detail.as_deref()),
-                set_input,
-                input,
-                i64::from(change.refund_attempt && head.attempt > 0),
-            ],
-            task_from_row,
-        )?;
+             WHERE seq = ?1",
+        )?
+        .execute(params![
+            head.seq,
+            to.as_str(),
+            millis(now),
+            to.is_final(),
+            change.scheduled_for.map(millis),
+            change.fair_round,
+            change.result,
+            change.result_url,
+            change.input_url,
+            change.message,
+            set_error,
+            error.as_ref().map(|e| e.message.as_str()),
+            error.as_ref().and_then(|e| e.detail.as_deref()),
+            set_input,
+            input,
+            i64::from(change.refund_attempt && head.attempt > 0),
+        ])?;
+    // Read back rather than `RETURNING`, which builds a temporary table on every run.
+    let task = fetch(batch, head.seq)?;
     record_event(
         batch,
         EventKind::StateChanged,

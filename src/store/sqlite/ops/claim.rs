@@ -7,7 +7,7 @@ use jiff::Timestamp;
 use rusqlite::{OptionalExtension, params};
 use uuid::Uuid;
 
-use super::super::row::{TASK_COLUMNS, millis, record_event, task_from_row};
+use super::super::row::{millis, record_event};
 use super::super::writer::Batch;
 use super::change::{self, Change, Head};
 use crate::model::{EventKind, State, Task, TaskId, Transition};
@@ -261,23 +261,23 @@ fn start_attempt(
     // Callers select or check a `queued` task first.
     let to = State::Running;
     debug_assert_eq!(Transition::Claim.apply(from), Ok(to));
-    let mut st = batch.tx.prepare_cached(&format!(
-        "UPDATE tasks SET state = ?2, attempt = attempt + 1, fence = fence + 1,
+    batch
+        .tx
+        .prepare_cached(
+            "UPDATE tasks SET state = ?2, attempt = attempt + 1, fence = fence + 1,
                 lease_node = ?3, lease_expires_at = ?4, started_at = coalesce(started_at, ?5),
                 updated_at = ?5, cancel_requested = 0
-             WHERE seq = ?1
-             RETURNING {TASK_COLUMNS}"
-    ))?;
-    let task = st.query_row(
-        params![
+             WHERE seq = ?1",
+        )?
+        .execute(params![
             seq,
             to.as_str(),
             node.as_bytes(),
             millis(lease_until),
             millis(now)
-        ],
-        task_from_row,
-    )?;
+        ])?;
+    // Read back rather than `RETURNING`, which builds a temporary table on every run.
+    let task = change::fetch(batch, seq)?;
     record_event(
         batch,
         EventKind::StateChanged,

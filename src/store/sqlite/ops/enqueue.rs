@@ -3,7 +3,7 @@
 use jiff::Timestamp;
 use rusqlite::{OptionalExtension, params};
 
-use super::super::row::{TASK_COLUMNS, id_bytes, json_text, millis, record_event, task_from_row};
+use super::super::row::{id_bytes, json_text, millis, record_event};
 use super::super::writer::Batch;
 use super::change::{self, Change};
 use crate::model::{DedupPolicy, EventKind, Executor, NewTask, Payload, State, Task, Transition};
@@ -67,46 +67,44 @@ fn enqueue_one(batch: &mut Batch<'_>, new: NewTask, now: Timestamp) -> StoreResu
     let timeout_ms = new
         .timeout
         .map(|t| i64::try_from(t.as_millis()).unwrap_or(i64::MAX));
-    let task = batch
+    batch
         .tx
-        .prepare_cached(&format!(
+        .prepare_cached(
             "INSERT INTO tasks (id, name, queue, owner, title, description, executor, handler,
                 target, path, payload_format, payload, state, priority, fair_round, max_attempts,
                 timeout_ms, expires_at, created_at, scheduled_for, updated_at, ordering_key,
                 dedup_key, context, return_url)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-                ?18, ?19, ?20, ?19, ?21, ?22, ?23, ?24)
-             RETURNING {TASK_COLUMNS}"
-        ))?
-        .query_row(
-            params![
-                id_bytes(new.id),
-                new.name,
-                new.queue,
-                new.owner,
-                new.title,
-                new.description,
-                new.executor.kind(),
-                handler,
-                target,
-                path,
-                payload_format,
-                payload,
-                state.as_str(),
-                new.priority,
-                fair_round,
-                max_attempts,
-                timeout_ms,
-                new.expires_at.map(millis),
-                millis(now),
-                millis(scheduled_for),
-                new.ordering_key,
-                new.dedup_key,
-                json_text(&new.context),
-                new.return_url,
-            ],
-            task_from_row,
-        )?;
+                ?18, ?19, ?20, ?19, ?21, ?22, ?23, ?24)",
+        )?
+        .execute(params![
+            id_bytes(new.id),
+            new.name,
+            new.queue,
+            new.owner,
+            new.title,
+            new.description,
+            new.executor.kind(),
+            handler,
+            target,
+            path,
+            payload_format,
+            payload,
+            state.as_str(),
+            new.priority,
+            fair_round,
+            max_attempts,
+            timeout_ms,
+            new.expires_at.map(millis),
+            millis(now),
+            millis(scheduled_for),
+            new.ordering_key,
+            new.dedup_key,
+            json_text(&new.context),
+            new.return_url,
+        ])?;
+    // Read back rather than `RETURNING`, which builds a temporary table on every run.
+    let task = change::fetch(batch, batch.tx.last_insert_rowid())?;
     record_event(batch, EventKind::Created, None, task.clone(), now)?;
     Ok(Enqueued {
         task,
