@@ -3,7 +3,7 @@
 use jiff::Timestamp;
 use rusqlite::{OptionalExtension, params};
 
-use super::super::row::{TASK_COLUMNS, id_bytes, json_text, millis, record_event, task_from_row};
+use super::super::row::{id_bytes, json_text, millis};
 use super::super::writer::Batch;
 use super::change::{self, Change};
 use crate::model::{EventKind, Progress, Task, Transition};
@@ -46,30 +46,27 @@ pub(in crate::store::sqlite) fn report_progress(
 ) -> StoreResult<Task> {
     let head = change::load_current(batch, lease)?;
     let progress = progress.normalized();
-    let task = batch
-        .tx
-        .prepare_cached(&format!(
-            "UPDATE tasks SET progress_percent = coalesce(?2, progress_percent),
-                progress_message = coalesce(?3, progress_message),
-                progress_current = coalesce(?4, progress_current),
-                progress_total = coalesce(?5, progress_total),
-                updated_at = ?6
-             WHERE seq = ?1
-             RETURNING {TASK_COLUMNS}"
-        ))?
-        .query_row(
-            params![
-                head.seq,
-                progress.percent,
-                progress.message,
-                progress.current.map(count_column),
-                progress.total.map(count_column),
-                millis(now)
-            ],
-            task_from_row,
-        )?;
-    record_event(batch, EventKind::Progress, None, task.clone(), now)?;
-    Ok(task)
+    change::update_and_record(
+        batch,
+        head.seq,
+        "UPDATE tasks SET progress_percent = coalesce(?2, progress_percent),
+            progress_message = coalesce(?3, progress_message),
+            progress_current = coalesce(?4, progress_current),
+            progress_total = coalesce(?5, progress_total),
+            updated_at = ?6
+         WHERE seq = ?1",
+        params![
+            head.seq,
+            progress.percent,
+            progress.message,
+            progress.current.map(count_column),
+            progress.total.map(count_column),
+            millis(now)
+        ],
+        EventKind::Progress,
+        None,
+        now,
+    )
 }
 
 /// Ends the current attempt with `outcome`.

@@ -125,10 +125,10 @@ pub(in crate::store::sqlite) fn transition(
         Some(input) => (true, input),
         None => (false, None),
     };
-    batch
-        .tx
-        .prepare_cached(
-            "UPDATE tasks SET state = ?2, updated_at = ?3,
+    update_and_record(
+        batch,
+        head.seq,
+        "UPDATE tasks SET state = ?2, updated_at = ?3,
                 finished_at = CASE WHEN ?4 THEN ?3 ELSE finished_at END,
                 scheduled_for = coalesce(?5, scheduled_for),
                 fair_round = coalesce(?6, fair_round),
@@ -143,8 +143,7 @@ pub(in crate::store::sqlite) fn transition(
                 lease_node = NULL, lease_expires_at = NULL,
                 cancel_requested = 0
              WHERE seq = ?1",
-        )?
-        .execute(params![
+        params![
             head.seq,
             to.as_str(),
             millis(now),
@@ -161,16 +160,28 @@ pub(in crate::store::sqlite) fn transition(
             set_input,
             input,
             i64::from(change.refund_attempt && head.attempt > 0),
-        ])?;
-    // Read back rather than `RETURNING`, which builds a temporary table on every run.
-    let task = fetch(batch, head.seq)?;
-    record_event(
-        batch,
+        ],
         EventKind::StateChanged,
         Some(head.state),
-        task.clone(),
         now,
-    )?;
+    )
+}
+
+/// Runs `update`, which changes the task of row `seq`, reads the task back and records the
+/// event `kind` for it.
+pub(in crate::store::sqlite) fn update_and_record(
+    batch: &mut Batch<'_>,
+    seq: i64,
+    update: &str,
+    params: impl rusqlite::Params,
+    kind: EventKind,
+    from: Option<State>,
+    now: Timestamp,
+) -> StoreResult<Task> {
+    batch.tx.prepare_cached(update)?.execute(params)?;
+    // Read back rather than `RETURNING`, which builds a temporary table on every run.
+    let task = fetch(batch, seq)?;
+    record_event(batch, kind, from, task.clone(), now)?;
     Ok(task)
 }
 

@@ -7,7 +7,7 @@ use jiff::Timestamp;
 use rusqlite::{OptionalExtension, params};
 use uuid::Uuid;
 
-use super::super::row::{millis, record_event};
+use super::super::row::millis;
 use super::super::writer::Batch;
 use super::change::{self, Change, Head};
 use crate::model::{EventKind, State, Task, TaskId, Transition};
@@ -261,29 +261,22 @@ fn start_attempt(
     // Callers select or check a `queued` task first.
     let to = State::Running;
     debug_assert_eq!(Transition::Claim.apply(from), Ok(to));
-    batch
-        .tx
-        .prepare_cached(
-            "UPDATE tasks SET state = ?2, attempt = attempt + 1, fence = fence + 1,
-                lease_node = ?3, lease_expires_at = ?4, started_at = coalesce(started_at, ?5),
-                updated_at = ?5, cancel_requested = 0
-             WHERE seq = ?1",
-        )?
-        .execute(params![
+    change::update_and_record(
+        batch,
+        seq,
+        "UPDATE tasks SET state = ?2, attempt = attempt + 1, fence = fence + 1,
+            lease_node = ?3, lease_expires_at = ?4, started_at = coalesce(started_at, ?5),
+            updated_at = ?5, cancel_requested = 0
+         WHERE seq = ?1",
+        params![
             seq,
             to.as_str(),
             node.as_bytes(),
             millis(lease_until),
             millis(now)
-        ])?;
-    // Read back rather than `RETURNING`, which builds a temporary table on every run.
-    let task = change::fetch(batch, seq)?;
-    record_event(
-        batch,
+        ],
         EventKind::StateChanged,
         Some(from),
-        task.clone(),
         now,
-    )?;
-    Ok(task)
+    )
 }

@@ -4,7 +4,7 @@ use jiff::Timestamp;
 use rusqlite::params;
 use serde_json::Value;
 
-use super::super::row::{TASK_COLUMNS, millis, record_event, task_from_row};
+use super::super::row::millis;
 use super::super::writer::Batch;
 use super::change::{self, Change};
 use crate::model::{EventKind, State, Task, TaskId, Transition};
@@ -22,15 +22,15 @@ pub(in crate::store::sqlite) fn cancel(
         if head.cancel_requested {
             return change::fetch(batch, head.seq);
         }
-        let task = batch
-            .tx
-            .prepare_cached(&format!(
-                "UPDATE tasks SET cancel_requested = 1, updated_at = ?2 WHERE seq = ?1
-                 RETURNING {TASK_COLUMNS}"
-            ))?
-            .query_row(params![head.seq, millis(now)], task_from_row)?;
-        record_event(batch, EventKind::CancelRequested, None, task.clone(), now)?;
-        return Ok(task);
+        return change::update_and_record(
+            batch,
+            head.seq,
+            "UPDATE tasks SET cancel_requested = 1, updated_at = ?2 WHERE seq = ?1",
+            params![head.seq, millis(now)],
+            EventKind::CancelRequested,
+            None,
+            now,
+        );
     }
     change::transition(batch, &head, Transition::Cancel, Change::default(), now)
 }
@@ -48,21 +48,22 @@ pub(in crate::store::sqlite) fn dismiss(
             state: head.state,
         });
     }
-    let task = batch
+    let already = batch
         .tx
-        .prepare_cached(&format!(
-            "UPDATE tasks SET dismissed = 1, updated_at = ?2 WHERE seq = ?1 AND dismissed = 0
-             RETURNING {TASK_COLUMNS}"
-        ))?
-        .query_row(params![head.seq, millis(now)], task_from_row);
-    match task {
-        Ok(task) => {
-            record_event(batch, EventKind::Dismissed, None, task.clone(), now)?;
-            Ok(task)
-        }
-        Err(rusqlite::Error::QueryReturnedNoRows) => change::fetch(batch, head.seq),
-        Err(err) => Err(err.into()),
+        .prepare_cached("SELECT dismissed FROM tasks WHERE seq = ?1")?
+        .query_row([head.seq], |row| row.get::<_, bool>(0))?;
+    if already {
+        return change::fetch(batch, head.seq);
     }
+    change::update_and_record(
+        batch,
+        head.seq,
+        "UPDATE tasks SET dismissed = 1, updated_at = ?2 WHERE seq = ?1",
+        params![head.seq, millis(now)],
+        EventKind::Dismissed,
+        None,
+        now,
+    )
 }
 
 /// Puts a waiting task back in its queue with the user's input. Answering is not a retry: the
