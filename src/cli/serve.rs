@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use clap::Args;
-use errand::engine::Engine;
+use errand::engine::{DrainSignals, Engine};
 use errand::model::Queue;
 
 /// Flags of `errand serve`.
@@ -28,6 +28,8 @@ pub struct ServeArgs {
 /// Runs the engine until a drain signal.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let path = super::sqlite_path(&args.database_url)?;
+    // Caught from now on: a signal during the start drains instead of killing the process.
+    let signals = DrainSignals::listen()?;
     tracing::info!(database = %path.display(), "starting errand");
     let engine = Engine::builder()
         .sqlite(&path)
@@ -36,7 +38,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .map_err(|err| anyhow::anyhow!("could not start on {}: {err}", path.display()))?;
     engine
-        .run_until_signal(Duration::from_secs(args.grace_seconds))
-        .await?;
+        .run_until_signal(signals, Duration::from_secs(args.grace_seconds))
+        .await;
     Ok(())
 }

@@ -33,7 +33,7 @@ use uuid::Uuid;
 pub use backoff::retry_delay;
 pub use builder::EngineBuilder;
 pub use config::EngineConfig;
-pub use signals::drain_signal;
+pub use signals::DrainSignals;
 
 use self::inflight::{Inflight, StopReason};
 use crate::model::{Event, Executor, NewTask, Queue, State, Task, TaskId};
@@ -303,22 +303,21 @@ impl Engine {
         tracing::info!("engine stopped");
     }
 
-    /// Runs until SIGTERM, SIGINT or SIGQUIT, then drains with `grace`. A second signal during
-    /// the drain stops at once: the tasks still running are rescued by the next start (or
-    /// another node) when their leases run out.
-    pub async fn run_until_signal(&self, grace: Duration) -> std::io::Result<()> {
-        let signal = drain_signal().await?;
+    /// Runs until one of `signals` (SIGTERM, SIGINT or SIGQUIT) arrives, then drains with
+    /// `grace`. A second signal during the drain stops at once: the tasks still running are
+    /// rescued by the next start (or another node) when their leases run out.
+    pub async fn run_until_signal(&self, mut signals: DrainSignals, grace: Duration) {
+        let signal = signals.next().await;
         tracing::info!(signal, "draining on signal");
         tokio::select! {
             () = self.shutdown(grace) => {}
-            second = drain_signal() => {
+            second = signals.next() => {
                 tracing::warn!(
-                    signal = second?,
+                    signal = second,
                     running = self.running(),
                     "second signal: stopping without waiting; running tasks return to their queue when their lease runs out"
                 );
             }
         }
-        Ok(())
     }
 }
