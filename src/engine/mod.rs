@@ -88,7 +88,8 @@ struct Shared {
     services: TaskTracker,
 }
 
-/// A running errand engine. Cheap to clone; all clones drive the same engine.
+/// A running errand engine. Cheap to clone; all clones drive the same engine. It runs until
+/// [`Engine::shutdown`]: dropping the handles does not stop it.
 #[derive(Clone)]
 pub struct Engine {
     shared: Arc<Shared>,
