@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use errand::prelude::*;
 
-use crate::util::{TestDb, engine_on, wait_drained, wait_for};
+use crate::util::{TestDb, claim, engine_on, succeed, wait_drained, wait_for};
 
 #[tokio::test]
 async fn one_owners_backlog_of_500_does_not_delay_another_owners_single_task() {
@@ -113,7 +113,6 @@ async fn owners_alternate_and_priorities_come_first() {
 
 #[tokio::test]
 async fn a_high_priority_task_does_not_push_other_owners_back() {
-    use errand::store::{ClaimRequest, Store};
     let db = TestDb::new();
     let store = db.store();
     store
@@ -135,26 +134,9 @@ async fn a_high_priority_task_does_not_push_other_owners_back() {
         )
         .await
         .unwrap();
-    let node = uuid::Uuid::now_v7();
     let claim_next = || async {
-        let request = ClaimRequest {
-            queue: "default".into(),
-            limit: 1,
-            node,
-            lease_until: now + std::time::Duration::from_secs(60),
-            now,
-        };
-        let claimed = store.claim(&request).await.unwrap().remove(0);
-        let lease = errand::store::Lease {
-            id: claimed.id,
-            fence: claimed.fence,
-        };
-        let done = errand::store::Outcome::Succeeded {
-            result: None,
-            result_url: None,
-            message: None,
-        };
-        store.finish(lease, done, now).await.unwrap();
+        let claimed = claim(&*store, "default", 1, now).await.remove(0);
+        succeed(&*store, &claimed, now).await;
         claimed.title.unwrap()
     };
     assert_eq!(claim_next().await, "urgent");
@@ -169,7 +151,6 @@ async fn a_high_priority_task_does_not_push_other_owners_back() {
 
 #[tokio::test]
 async fn a_backlog_at_one_priority_does_not_delay_the_same_owner_at_another() {
-    use errand::store::{ClaimRequest, Store};
     let db = TestDb::new();
     let store = db.store();
     store
@@ -188,27 +169,16 @@ async fn a_backlog_at_one_priority_does_not_delay_the_same_owner_at_another() {
     tasks.extend((0..5).map(|_| task("bob", 10)));
     tasks.push(task("alice", 10).title("alice urgent"));
     store.enqueue(tasks, now).await.unwrap();
-    let request = ClaimRequest {
-        queue: "default".into(),
-        limit: 1,
-        node: uuid::Uuid::now_v7(),
-        lease_until: now + std::time::Duration::from_secs(60),
-        now,
-    };
     let mut order = Vec::new();
     for _ in 0..3 {
-        let claimed = store.claim(&request).await.unwrap().remove(0);
-        order.push(claimed.title.unwrap_or_else(|| claimed.owner.unwrap()));
-        let lease = errand::store::Lease {
-            id: claimed.id,
-            fence: claimed.fence,
-        };
-        let done = errand::store::Outcome::Succeeded {
-            result: None,
-            result_url: None,
-            message: None,
-        };
-        store.finish(lease, done, now).await.unwrap();
+        let claimed = claim(&*store, "default", 1, now).await.remove(0);
+        order.push(
+            claimed
+                .title
+                .clone()
+                .unwrap_or_else(|| claimed.owner.clone().unwrap()),
+        );
+        succeed(&*store, &claimed, now).await;
     }
     // At priority 10, alice's one task takes its turn with bob's: her priority-0 backlog does
     // not count there.
@@ -217,7 +187,6 @@ async fn a_backlog_at_one_priority_does_not_delay_the_same_owner_at_another() {
 
 #[tokio::test]
 async fn a_claim_looks_past_a_page_of_blocked_tasks() {
-    use errand::store::{ClaimRequest, Store};
     let db = TestDb::new();
     let store = db.store();
     store
@@ -237,16 +206,9 @@ async fn a_claim_looks_past_a_page_of_blocked_tasks() {
         .collect();
     tasks.push(NewTask::new("t").owner("free").max_attempts(1));
     store.enqueue(tasks, now).await.unwrap();
-    let request = ClaimRequest {
-        queue: "default".into(),
-        limit: 1,
-        node: uuid::Uuid::now_v7(),
-        lease_until: now + std::time::Duration::from_secs(60),
-        now,
-    };
-    let first = store.claim(&request).await.unwrap();
+    let first = claim(&*store, "default", 1, now).await;
     assert_eq!(first[0].owner.as_deref(), Some("owner-0"));
-    let second = store.claim(&request).await.unwrap();
+    let second = claim(&*store, "default", 1, now).await;
     assert_eq!(second.len(), 1);
     assert_eq!(second[0].owner.as_deref(), Some("free"));
 }

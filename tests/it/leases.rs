@@ -216,38 +216,29 @@ async fn a_cancellation_asked_before_the_worker_died_is_honoured_by_the_rescue()
 }
 
 #[tokio::test]
-async fn a_cancellation_asked_before_a_hand_back_is_honoured() {
-    let db = TestDb::new();
-    let store = db.store();
-    let now = Timestamp::now();
-    let task = claimed_task(&*store, 3, now).await;
-    store.cancel(task.id, now).await.unwrap();
-    let lease = Lease {
-        id: task.id,
-        fence: task.fence,
-    };
-    let handed_back = store.finish(lease, Outcome::HandedBack, now).await.unwrap();
-    assert_eq!(handed_back.state, State::Cancelled);
-}
-
-#[tokio::test]
-async fn a_cancellation_asked_while_running_is_not_forgotten_by_a_retry() {
-    let db = TestDb::new();
-    let store = db.store();
-    let now = Timestamp::now();
-    let task = claimed_task(&*store, 3, now).await;
-    store.cancel(task.id, now).await.unwrap();
-    let lease = Lease {
-        id: task.id,
-        fence: task.fence,
-    };
+async fn a_cancellation_asked_while_running_ends_the_task_whatever_would_run_it_again() {
     let error = ErrorInfo {
         message: "interrupted".into(),
         detail: None,
     };
-    let after = store
-        .finish(lease, Outcome::RetryAt { error, at: now }, now)
-        .await
-        .unwrap();
-    assert_eq!(after.state, State::Cancelled);
+    let now = Timestamp::now();
+    for outcome in [
+        Outcome::HandedBack,
+        Outcome::RetryAt { error, at: now },
+        Outcome::NeedsInput {
+            input_url: None,
+            message: None,
+        },
+    ] {
+        let db = TestDb::new();
+        let store = db.store();
+        let task = claimed_task(&*store, 3, now).await;
+        store.cancel(task.id, now).await.unwrap();
+        let lease = Lease {
+            id: task.id,
+            fence: task.fence,
+        };
+        let ended = store.finish(lease, outcome.clone(), now).await.unwrap();
+        assert_eq!(ended.state, State::Cancelled, "after {outcome:?}");
+    }
 }

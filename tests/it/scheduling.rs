@@ -107,7 +107,7 @@ async fn a_paused_queue_holds_its_tasks_until_resumed() {
 
 #[tokio::test]
 async fn a_task_that_started_before_expires_at_does_not_expire_on_its_retry() {
-    use errand::store::{ClaimRequest, Lease, Outcome, Store};
+    use errand::store::{Lease, Outcome};
     let db = TestDb::new();
     let store = db.store();
     store.upsert_queue(&Queue::new("default")).await.unwrap();
@@ -115,14 +115,9 @@ async fn a_task_that_started_before_expires_at_does_not_expire_on_its_retry() {
     let mut task = NewTask::new("noop").max_attempts(3);
     task.expires_at = Some(now + Duration::from_secs(10));
     store.enqueue(vec![task], now).await.unwrap();
-    let request = |at: Timestamp| ClaimRequest {
-        queue: "default".into(),
-        limit: 1,
-        node: uuid::Uuid::now_v7(),
-        lease_until: at + Duration::from_secs(60),
-        now: at,
-    };
-    let first = store.claim(&request(now)).await.unwrap().remove(0);
+    let first = crate::util::claim(&*store, "default", 1, now)
+        .await
+        .remove(0);
     let error = errand::model::ErrorInfo {
         message: "busy".into(),
         detail: None,
@@ -138,7 +133,7 @@ async fn a_task_that_started_before_expires_at_does_not_expire_on_its_retry() {
     let later = now + Duration::from_secs(20);
     store.promote_due(later).await.unwrap();
     assert_eq!(store.expire_overdue(later).await.unwrap(), 0);
-    let again = store.claim(&request(later)).await.unwrap();
+    let again = crate::util::claim(&*store, "default", 1, later).await;
     assert_eq!(again.len(), 1, "claimed for its retry, not expired");
     assert_eq!(again[0].attempt, 2);
 }

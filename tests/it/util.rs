@@ -119,3 +119,34 @@ pub async fn run_to_end(engine: &Engine, task: NewTask) -> Task {
     let id = engine.enqueue(task).await.expect("enqueue").task.id;
     wait_final(engine, id).await
 }
+
+/// Claims up to `limit` tasks of queue `queue` straight from the store, as a worker would.
+pub async fn claim(
+    store: &dyn Store,
+    queue: &str,
+    limit: usize,
+    now: jiff::Timestamp,
+) -> Vec<Task> {
+    let request = errand::store::ClaimRequest {
+        queue: queue.into(),
+        limit,
+        node: uuid::Uuid::now_v7(),
+        lease_until: now + Duration::from_secs(60),
+        now,
+    };
+    store.claim(&request).await.expect("claim")
+}
+
+/// Records `task`'s attempt as succeeded straight in the store.
+pub async fn succeed(store: &dyn Store, task: &Task, now: jiff::Timestamp) -> Task {
+    let lease = errand::store::Lease {
+        id: task.id,
+        fence: task.fence,
+    };
+    let done = errand::store::Outcome::Succeeded {
+        result: None,
+        result_url: None,
+        message: None,
+    };
+    store.finish(lease, done, now).await.expect("finish")
+}
