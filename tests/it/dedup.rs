@@ -160,11 +160,7 @@ async fn debounce_enqueues_anew_once_the_task_has_started() {
 #[tokio::test]
 async fn a_started_task_retrying_beside_its_debounced_successor_is_not_stuck() {
     let db = TestDb::new();
-    let store = db.store();
-    store
-        .upsert_queue(&Queue::new("default").concurrency(2))
-        .await
-        .unwrap();
+    let store = crate::util::store_with(&db, Queue::new("default").concurrency(2)).await;
     let now = Timestamp::now();
     let first = enqueue_doc7(&*store, DedupPolicy::Debounce, now, |t| t)
         .await

@@ -1,29 +1,19 @@
 //! Fairness: owners take turns in a queue, so one owner's backlog does not hold back another's
 //! single task.
 
-use std::sync::{Arc, Mutex};
-
 use errand::prelude::*;
 
-use crate::util::{TestDb, claim, engine_on, succeed, wait_drained, wait_for};
+use crate::util::{
+    TestDb, claim, engine_on, recording, store_with, succeed, wait_drained, wait_for,
+};
 
 #[tokio::test]
 async fn one_owners_backlog_of_500_does_not_delay_another_owners_single_task() {
     let db = TestDb::new();
-    let started: Arc<Mutex<Vec<String>>> = Arc::default();
-    let handler_started = Arc::clone(&started);
+    let (started, handler) = recording(|task| task.owner.clone().unwrap_or_default());
     let engine = engine_on(&db)
         .queue(Queue::new("default").concurrency(2))
-        .handler("delete", move |ctx: TaskContext| {
-            let started = Arc::clone(&handler_started);
-            async move {
-                started
-                    .lock()
-                    .unwrap()
-                    .push(ctx.task().owner.clone().unwrap_or_default());
-                Ok(TaskOutput::done())
-            }
-        })
+        .handler("delete", handler)
         .start()
         .await
         .unwrap();
@@ -61,8 +51,7 @@ async fn one_owners_backlog_of_500_does_not_delay_another_owners_single_task() {
 #[tokio::test]
 async fn owners_alternate_and_priorities_come_first() {
     let db = TestDb::new();
-    let started: Arc<Mutex<Vec<String>>> = Arc::default();
-    let handler_started = Arc::clone(&started);
+    let (started, handler) = recording(|task| task.title.clone().unwrap_or_default());
     // No workers while enqueueing, so that the order is decided by claiming alone.
     let mut config = crate::util::quick_config();
     config.run_workers = false;
@@ -90,16 +79,7 @@ async fn owners_alternate_and_priorities_come_first() {
     let engine = Engine::builder()
         .store(store)
         .config(crate::util::quick_config())
-        .handler("t", move |ctx: TaskContext| {
-            let started = Arc::clone(&handler_started);
-            async move {
-                started
-                    .lock()
-                    .unwrap()
-                    .push(ctx.task().title.clone().unwrap_or_default());
-                Ok(TaskOutput::done())
-            }
-        })
+        .handler("t", handler)
         .start()
         .await
         .unwrap();
@@ -114,11 +94,7 @@ async fn owners_alternate_and_priorities_come_first() {
 #[tokio::test]
 async fn a_high_priority_task_does_not_push_other_owners_back() {
     let db = TestDb::new();
-    let store = db.store();
-    store
-        .upsert_queue(&Queue::new("default").concurrency(1))
-        .await
-        .unwrap();
+    let store = store_with(&db, Queue::new("default").concurrency(1)).await;
     let now = jiff::Timestamp::now();
     let task =
         |owner: &str, title: &str| NewTask::new("t").owner(owner).title(title).max_attempts(1);
@@ -152,11 +128,7 @@ async fn a_high_priority_task_does_not_push_other_owners_back() {
 #[tokio::test]
 async fn a_backlog_at_one_priority_does_not_delay_the_same_owner_at_another() {
     let db = TestDb::new();
-    let store = db.store();
-    store
-        .upsert_queue(&Queue::new("default").concurrency(1))
-        .await
-        .unwrap();
+    let store = store_with(&db, Queue::new("default").concurrency(1)).await;
     let now = jiff::Timestamp::now();
     let task = |owner: &str, priority: i32| {
         NewTask::new("t")
@@ -188,11 +160,7 @@ async fn a_backlog_at_one_priority_does_not_delay_the_same_owner_at_another() {
 #[tokio::test]
 async fn a_claim_looks_past_a_page_of_blocked_tasks() {
     let db = TestDb::new();
-    let store = db.store();
-    store
-        .upsert_queue(&Queue::new("default").concurrency(2))
-        .await
-        .unwrap();
+    let store = store_with(&db, Queue::new("default").concurrency(2)).await;
     let now = jiff::Timestamp::now();
     // Twenty tasks of one ordering key, from twenty owners, then one free task: with the first
     // of the key running, nineteen blocked candidates come before the free one.

@@ -150,3 +150,26 @@ pub async fn succeed(store: &dyn Store, task: &Task, now: jiff::Timestamp) -> Ta
     };
     store.finish(lease, done, now).await.expect("finish")
 }
+
+/// A store on `db` with `queue` in it.
+pub async fn store_with(db: &TestDb, queue: Queue) -> Arc<SqliteStore> {
+    let store = db.store();
+    store.upsert_queue(&queue).await.expect("queue");
+    store
+}
+
+/// A handler that records what `pick` takes from each task it runs, in the order they start.
+pub fn recording(
+    pick: fn(&Task) -> String,
+) -> (
+    Arc<std::sync::Mutex<Vec<String>>>,
+    impl Fn(TaskContext) -> std::future::Ready<Result<TaskOutput, TaskError>> + Send + Sync + 'static,
+) {
+    let started: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
+    let log = Arc::clone(&started);
+    let handler = move |ctx: TaskContext| {
+        log.lock().unwrap().push(pick(ctx.task()));
+        std::future::ready(Ok(TaskOutput::done()))
+    };
+    (started, handler)
+}
