@@ -158,14 +158,12 @@ pub async fn store_with(db: &TestDb, queue: Queue) -> Arc<SqliteStore> {
     store
 }
 
+/// What a recording handler saw, in order.
+pub type Log = Arc<std::sync::Mutex<Vec<String>>>;
+
 /// A handler that records what `pick` takes from each task it runs, in the order they start.
-pub fn recording(
-    pick: fn(&Task) -> String,
-) -> (
-    Arc<std::sync::Mutex<Vec<String>>>,
-    impl Fn(TaskContext) -> std::future::Ready<Result<TaskOutput, TaskError>> + Send + Sync + 'static,
-) {
-    let started: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
+pub fn recording(pick: fn(&Task) -> String) -> (Log, impl errand::run::Handler) {
+    let started: Log = Arc::default();
     let log = Arc::clone(&started);
     let handler = move |ctx: TaskContext| {
         log.lock().unwrap().push(pick(ctx.task()));
