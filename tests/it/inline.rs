@@ -58,14 +58,14 @@ async fn an_inline_task_longer_than_its_lease_keeps_it() {
     let db = TestDb::new();
     let mut config = quick_config();
     config.run_workers = false;
-    config.lease_ttl = std::time::Duration::from_millis(300);
-    config.heartbeat_interval = std::time::Duration::from_millis(75);
+    config.lease_ttl = std::time::Duration::from_millis(800);
+    config.heartbeat_interval = std::time::Duration::from_millis(150);
     config.poll_interval = std::time::Duration::from_millis(50);
     let engine = engine_on(&db)
         .config(config)
         .inline(true)
         .handler("long", |_ctx: TaskContext| async move {
-            tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+            tokio::time::sleep(std::time::Duration::from_millis(2000)).await;
             Ok(TaskOutput::done())
         })
         .start()
@@ -82,8 +82,8 @@ async fn an_inline_batch_runs_every_task_once_each_holding_its_lease() {
     let runs = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
     let handler_runs = std::sync::Arc::clone(&runs);
     let mut config = quick_config();
-    config.lease_ttl = std::time::Duration::from_millis(300);
-    config.heartbeat_interval = std::time::Duration::from_millis(75);
+    config.lease_ttl = std::time::Duration::from_millis(800);
+    config.heartbeat_interval = std::time::Duration::from_millis(150);
     config.poll_interval = std::time::Duration::from_millis(50);
     let engine = engine_on(&db)
         .config(config)
@@ -93,7 +93,7 @@ async fn an_inline_batch_runs_every_task_once_each_holding_its_lease() {
             async move {
                 runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 // Each longer than a lease: only renewals keep them.
-                tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+                tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
                 Ok(TaskOutput::done())
             }
         })

@@ -178,13 +178,14 @@ async fn a_runner_that_lost_its_lease_stops_and_its_outcome_is_discarded() {
 async fn heartbeats_keep_a_long_task_on_its_first_attempt() {
     let db = TestDb::new();
     let mut config = crate::util::quick_config();
-    config.lease_ttl = Duration::from_millis(400);
-    config.heartbeat_interval = Duration::from_millis(100);
+    config.lease_ttl = Duration::from_millis(800);
+    config.heartbeat_interval = Duration::from_millis(150);
     config.poll_interval = Duration::from_millis(50);
     let engine = engine_on(&db)
         .config(config)
         .handler("long", |_ctx: TaskContext| async move {
-            // Five leases long: only renewals keep the sweeper (every 50 ms) from rescuing it.
+            // Two and a half leases long: only renewals keep the sweeper (every 50 ms) from
+            // rescuing it.
             tokio::time::sleep(Duration::from_secs(2)).await;
             Ok(TaskOutput::done())
         })
