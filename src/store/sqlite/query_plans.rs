@@ -6,7 +6,6 @@
 use rusqlite::Connection;
 
 use super::ops::{claim, enqueue, read, sweep};
-use super::row::TASK_COLUMNS;
 use crate::model::State;
 use crate::store::{Cursor, TaskFilter};
 
@@ -73,11 +72,7 @@ fn the_hot_queries_use_their_indexes() {
         plan_of_owner_events.contains("INDEX events_owner"),
         "{plan_of_owner_events}"
     );
-    assert_uses(
-        &conn,
-        &format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?1"),
-        "sqlite_autoindex_tasks_1",
-    );
+    assert_uses(&conn, super::row::TASK_BY_ID, "sqlite_autoindex_tasks_1");
 
     // An owner's newest tasks, first page and next, with or without a state filter.
     for filter in [

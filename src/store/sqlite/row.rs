@@ -15,13 +15,29 @@ use crate::model::{
 };
 use crate::store::StoreResult;
 
+/// The columns [`task_from_row`] reads, in its order; a macro, so that the statements built on
+/// it are constants rather than strings formatted on every write.
+macro_rules! task_columns {
+    () => {
+        "id, name, queue, owner, title, description, executor, handler, target, path, \
+         payload_format, payload, state, priority, attempt, max_attempts, fence, timeout_ms, \
+         expires_at, created_at, scheduled_for, started_at, finished_at, cancel_requested, \
+         dismissed, ordering_key, dedup_key, progress_percent, progress_message, \
+         progress_current, progress_total, result_url, return_url, input_url, error_message, \
+         error_detail, result, context, input, seq"
+    };
+}
+
 /// The columns [`task_from_row`] reads, in its order.
-pub(super) const TASK_COLUMNS: &str = "id, name, queue, owner, title, description, executor, \
-    handler, target, path, payload_format, payload, state, priority, attempt, max_attempts, \
-    fence, timeout_ms, expires_at, created_at, scheduled_for, started_at, finished_at, \
-    cancel_requested, dismissed, ordering_key, dedup_key, progress_percent, progress_message, \
-    progress_current, progress_total, result_url, return_url, input_url, error_message, \
-    error_detail, result, context, input, seq";
+pub(super) const TASK_COLUMNS: &str = task_columns!();
+
+/// One task by its id.
+pub(super) const TASK_BY_ID: &str =
+    concat!("SELECT ", task_columns!(), " FROM tasks WHERE id = ?1");
+
+/// One task by its row number.
+pub(super) const TASK_BY_SEQ: &str =
+    concat!("SELECT ", task_columns!(), " FROM tasks WHERE seq = ?1");
 
 /// A time as stored: milliseconds since the epoch.
 pub(super) fn millis(at: Timestamp) -> i64 {

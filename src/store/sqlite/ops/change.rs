@@ -3,7 +3,7 @@
 use jiff::Timestamp;
 use rusqlite::{OptionalExtension, params};
 
-use super::super::row::{TASK_COLUMNS, id_bytes, millis, record_event, task_from_row};
+use super::super::row::{TASK_BY_SEQ, id_bytes, millis, record_event, task_from_row};
 use super::super::writer::Batch;
 use crate::model::{ErrorInfo, EventKind, State, Task, TaskId, Transition};
 use crate::store::{Lease, StoreError, StoreResult};
@@ -24,7 +24,18 @@ pub(in crate::store::sqlite) struct Head {
     pub cancel_requested: bool,
 }
 
-pub(in crate::store::sqlite) const HEAD_COLUMNS: &str = "id, seq, state, fence, attempt, max_attempts, queue, owner, priority, executor, cancel_requested";
+macro_rules! head_columns {
+    () => {
+        "id, seq, state, fence, attempt, max_attempts, queue, owner, priority, executor, \
+         cancel_requested"
+    };
+}
+
+/// The columns of a [`Head`], in `head_from_row`'s order.
+pub(in crate::store::sqlite) const HEAD_COLUMNS: &str = head_columns!();
+
+/// The head of one task by its id.
+const HEAD_BY_ID: &str = concat!("SELECT ", head_columns!(), " FROM tasks WHERE id = ?1");
 
 fn head_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Head> {
     Ok(Head {
@@ -46,7 +57,7 @@ fn head_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Head> {
 pub(in crate::store::sqlite) fn load(batch: &Batch<'_>, id: TaskId) -> StoreResult<Head> {
     batch
         .tx
-        .prepare_cached(&format!("SELECT {HEAD_COLUMNS} FROM tasks WHERE id = ?1"))?
+        .prepare_cached(HEAD_BY_ID)?
         .query_row([id_bytes(id)], head_from_row)
         .optional()?
         .ok_or(StoreError::TaskNotFound(id))
@@ -82,7 +93,7 @@ pub(in crate::store::sqlite) fn load_current(batch: &Batch<'_>, lease: Lease) ->
 pub(in crate::store::sqlite) fn fetch(batch: &Batch<'_>, seq: i64) -> StoreResult<Task> {
     Ok(batch
         .tx
-        .prepare_cached(&format!("SELECT {TASK_COLUMNS} FROM tasks WHERE seq = ?1"))?
+        .prepare_cached(TASK_BY_SEQ)?
         .query_row([seq], task_from_row)?)
 }
 

@@ -3,14 +3,14 @@
 use rusqlite::types::ToSql;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::super::row::{TASK_COLUMNS, id_bytes, state_at, task_from_row};
+use super::super::row::{TASK_BY_ID, TASK_COLUMNS, id_bytes, state_at, task_from_row};
 use crate::model::{Event, EventKind, State, Task, TaskId};
 use crate::store::{Counts, Cursor, StoreError, StoreResult, TaskFilter, TaskPage};
 
 /// The task `id`, if it exists.
 pub(in crate::store::sqlite) fn get(conn: &Connection, id: TaskId) -> StoreResult<Option<Task>> {
     Ok(conn
-        .prepare_cached(&format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?1"))?
+        .prepare_cached(TASK_BY_ID)?
         .query_row([id_bytes(id)], task_from_row)
         .optional()?)
 }
