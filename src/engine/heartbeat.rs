@@ -23,10 +23,7 @@ pub(super) async fn run(shared: Arc<Shared>) {
         if leases.is_empty() {
             continue;
         }
-        let now = Timestamp::now();
-        let until = now
-            .checked_add(shared.config.lease_ttl)
-            .unwrap_or(Timestamp::MAX);
+        let until = shared.lease_until(Timestamp::now());
         match shared.store.renew_leases(&leases, until).await {
             Ok(statuses) => {
                 for (lease, status) in leases.iter().zip(statuses) {

@@ -88,6 +88,14 @@ struct Shared {
     services: TaskTracker,
 }
 
+impl Shared {
+    /// When a lease taken or renewed at `now` runs out.
+    fn lease_until(&self, now: Timestamp) -> Timestamp {
+        now.checked_add(self.config.lease_ttl)
+            .unwrap_or(Timestamp::MAX)
+    }
+}
+
 /// A running errand engine. Cheap to clone; all clones drive the same engine. It runs until
 /// [`Engine::shutdown`]: dropping the handles does not stop it.
 #[derive(Clone)]
@@ -156,7 +164,7 @@ impl Engine {
         let mut enqueued = self
             .shared
             .store
-            .enqueue_claimed(tasks, self.shared.node, self.lease_until(now), now)
+            .enqueue_claimed(tasks, self.shared.node, self.shared.lease_until(now), now)
             .await?;
         // Every claimed task is registered (its lease renewed) and run at once, and the runs
         // go on to their end even if the caller stops waiting for them.
@@ -175,11 +183,6 @@ impl Engine {
             }
         }
         Ok(enqueued)
-    }
-
-    fn lease_until(&self, now: Timestamp) -> Timestamp {
-        now.checked_add(self.shared.config.lease_ttl)
-            .unwrap_or(Timestamp::MAX)
     }
 
     /// Fills in the queue's defaults and checks what the store cannot.

@@ -22,9 +22,7 @@ pub(super) async fn run(shared: Arc<Shared>, queue: String) {
                 queue: queue.clone(),
                 limit: free,
                 node: shared.node,
-                lease_until: now
-                    .checked_add(shared.config.lease_ttl)
-                    .unwrap_or(Timestamp::MAX),
+                lease_until: shared.lease_until(now),
                 now,
             };
             match shared.store.claim(&request).await {
