@@ -46,6 +46,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod auth;
 pub mod engine;
 pub mod model;
 pub mod run;

@@ -227,6 +227,10 @@ pub struct Task {
     /// The fencing number of the current attempt: any write from an older attempt is refused.
     #[serde(skip)]
     pub fence: i64,
+    /// What an HTTP dispatch forwards (the user's credentials), sealed by whoever enqueued it;
+    /// erased when the task becomes final. Never shown.
+    #[serde(skip)]
+    pub sealed_headers: Option<Vec<u8>>,
 }
 
 /// What to do when a task is enqueued with the dedup key of a task that is not final.
@@ -280,6 +284,8 @@ pub struct NewTask {
     pub context: Option<Value>,
     /// Where the user came from.
     pub return_url: Option<String>,
+    /// What an HTTP dispatch forwards, sealed (see [`Task::sealed_headers`]).
+    pub sealed_headers: Option<Vec<u8>>,
 }
 
 impl NewTask {
@@ -307,6 +313,7 @@ impl NewTask {
             dedup: DedupPolicy::Keep,
             context: None,
             return_url: None,
+            sealed_headers: None,
         }
     }
 

@@ -33,11 +33,14 @@ pub enum Transition {
     Expire,
     /// `scheduled | queued → scheduled`: a debounced enqueue replaced the payload and pushed back the start.
     Debounce,
+    /// `failed | cancelled | expired → queued`: an operator or the owner asked for another go,
+    /// with a fresh budget of attempts.
+    Retry,
 }
 
 impl Transition {
     /// Every transition.
-    pub const ALL: [Transition; 11] = [
+    pub const ALL: [Transition; 12] = [
         Transition::Promote,
         Transition::Claim,
         Transition::Succeed,
@@ -49,6 +52,7 @@ impl Transition {
         Transition::Cancel,
         Transition::Expire,
         Transition::Debounce,
+        Transition::Retry,
     ];
 
     /// The state this transition leads to from `from`, or why it may not happen.
@@ -67,6 +71,7 @@ impl Transition {
             (Cancel, Scheduled | Queued | Running | Waiting) => Cancelled,
             (Expire, Scheduled | Queued) => Expired,
             (Debounce, Scheduled | Queued) => Scheduled,
+            (Retry, Failed | Cancelled | Expired) => Queued,
             (transition, from) => return Err(IllegalTransition { from, transition }),
         };
         Ok(to)
@@ -79,13 +84,14 @@ impl Transition {
             Transition::Claim => "claim",
             Transition::Succeed => "succeed",
             Transition::Fail => "fail",
-            Transition::RetryLater => "retry",
+            Transition::RetryLater => "retry later",
             Transition::Requeue => "requeue",
             Transition::AwaitInput => "await input",
             Transition::Resume => "resume",
             Transition::Cancel => "cancel",
             Transition::Expire => "expire",
             Transition::Debounce => "debounce",
+            Transition::Retry => "retry",
         }
     }
 }
@@ -131,6 +137,9 @@ mod tests {
         (Expire, Queued, Expired),
         (Debounce, Scheduled, Scheduled),
         (Debounce, Queued, Scheduled),
+        (Retry, Failed, Queued),
+        (Retry, Cancelled, Queued),
+        (Retry, Expired, Queued),
     ];
 
     #[test]
@@ -157,10 +166,11 @@ mod tests {
     }
 
     #[test]
-    fn final_states_are_left_by_nothing() {
+    fn final_states_are_left_by_nothing_but_a_retry() {
         for from in State::FINAL {
             for transition in Transition::ALL {
-                assert!(transition.apply(from).is_err());
+                let may_leave = transition == Retry && from != Succeeded;
+                assert_eq!(transition.apply(from).is_ok(), may_leave, "{transition} from {from}");
             }
         }
     }

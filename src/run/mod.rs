@@ -2,6 +2,7 @@
 
 mod context;
 mod handler;
+pub mod http;
 mod outcome;
 
 pub use context::TaskContext;

@@ -199,12 +199,19 @@ pub trait Store: Send + Sync + 'static {
         now: Timestamp,
     ) -> StoreResult<Task>;
 
-    /// Extends the leases a node holds, and tells which it has lost.
+    /// Extends the leases a node holds, and tells which it has lost (an attempt handed over
+    /// to the application by [`Store::await_reports`] counts as lost to the node).
     async fn renew_leases(
         &self,
         leases: &[Lease],
         lease_until: Timestamp,
     ) -> StoreResult<Vec<LeaseStatus>>;
+
+    /// Hands a running attempt over to the application, which reports on it (a tracked task
+    /// it started, or a dispatch it answered with 202): no node holds the attempt any more, a
+    /// cancellation ends it at once, and unless a report comes (and calls this again) before
+    /// `until`, lease rescue takes it back. Refused if the attempt is not current.
+    async fn await_reports(&self, lease: Lease, until: Timestamp) -> StoreResult<()>;
 
     /// Records an attempt's progress; refused if the attempt is not current.
     async fn report_progress(
@@ -225,6 +232,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Puts a waiting task back in its queue with the user's input.
     async fn resume(&self, id: TaskId, input: Option<Value>, now: Timestamp) -> StoreResult<Task>;
+
+    /// Queues a failed, cancelled or expired task again, with a fresh budget of attempts.
+    async fn retry(&self, id: TaskId, now: Timestamp) -> StoreResult<Task>;
 
     /// Moves scheduled tasks whose time has come to `queued`; answers how many.
     async fn promote_due(&self, now: Timestamp) -> StoreResult<u64>;

@@ -5,7 +5,10 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use crate::store::{StoreError, StoreResult};
 
 /// The migrations, in order; a migration's version is its position, starting at 1.
-const MIGRATIONS: &[(&str, &str)] = &[("tasks", include_str!("migrations/0001_tasks.sql"))];
+const MIGRATIONS: &[(&str, &str)] = &[
+    ("tasks", include_str!("migrations/0001_tasks.sql")),
+    ("dispatch", include_str!("migrations/0002_dispatch.sql")),
+];
 
 /// The newest schema version this binary knows.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -180,6 +180,12 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn await_reports(&self, lease: Lease, until: Timestamp) -> StoreResult<()> {
+        self.writer
+            .write(move |batch| ops::attempt::await_reports(batch, lease, until))
+            .await
+    }
+
     async fn report_progress(
         &self,
         lease: Lease,
@@ -212,6 +218,12 @@ impl Store for SqliteStore {
     async fn resume(&self, id: TaskId, input: Option<Value>, now: Timestamp) -> StoreResult<Task> {
         self.writer
             .write(move |batch| ops::control::resume(batch, id, input, now))
+            .await
+    }
+
+    async fn retry(&self, id: TaskId, now: Timestamp) -> StoreResult<Task> {
+        self.writer
+            .write(move |batch| ops::control::retry(batch, id, now))
             .await
     }
 

@@ -24,7 +24,7 @@ macro_rules! task_columns {
          expires_at, created_at, scheduled_for, started_at, finished_at, cancel_requested, \
          dismissed, ordering_key, dedup_key, progress_percent, progress_message, \
          progress_current, progress_total, result_url, return_url, input_url, error_message, \
-         error_detail, result, context, input, seq"
+         error_detail, result, context, input, seq, sealed_headers"
     };
 }
 
@@ -177,6 +177,7 @@ pub(super) fn task_from_row(row: &Row<'_>) -> rusqlite::Result<Task> {
         result: json_at(row, 36)?,
         context: json_at(row, 37)?,
         input: json_at(row, 38)?,
+        sealed_headers: row.get(40)?,
     })
 }
 

@@ -17,7 +17,7 @@ pub(in crate::store::sqlite) fn renew_leases(
 ) -> StoreResult<Vec<LeaseStatus>> {
     let mut statement = batch.tx.prepare_cached(
         "UPDATE tasks SET lease_expires_at = ?3
-         WHERE id = ?1 AND fence = ?2 AND state = 'running'
+         WHERE id = ?1 AND fence = ?2 AND state = 'running' AND lease_node IS NOT NULL
          RETURNING cancel_requested",
     )?;
     leases
@@ -35,6 +35,30 @@ pub(in crate::store::sqlite) fn renew_leases(
             })
         })
         .collect()
+}
+
+/// Hands a running attempt over to the application, which reports on it until `until` (each
+/// call moves the deadline): no node holds it any more, and if no report comes in time, lease
+/// rescue takes it back.
+pub(in crate::store::sqlite) fn await_reports(
+    batch: &mut Batch<'_>,
+    lease: Lease,
+    until: Timestamp,
+) -> StoreResult<()> {
+    let changed = batch
+        .tx
+        .prepare_cached(
+            "UPDATE tasks SET lease_node = NULL, lease_expires_at = ?3
+             WHERE id = ?1 AND fence = ?2 AND state = 'running'",
+        )?
+        .execute(params![id_bytes(lease.id), lease.fence, millis(until)])?;
+    if changed == 0 {
+        return Err(crate::store::StoreError::StaleAttempt {
+            id: lease.id,
+            fence: lease.fence,
+        });
+    }
+    Ok(())
 }
 
 /// Records progress; the fields left out keep their value.

@@ -22,12 +22,15 @@ pub(in crate::store::sqlite) struct Head {
     pub priority: i32,
     pub tracked: bool,
     pub cancel_requested: bool,
+    /// Running, and reported on by the application rather than held by a node (a tracked
+    /// task, or a dispatch answered 202).
+    pub reported: bool,
 }
 
 macro_rules! head_columns {
     () => {
         "id, seq, state, fence, attempt, max_attempts, queue, owner, priority, executor, \
-         cancel_requested"
+         cancel_requested, lease_node IS NULL AND state = 'running'"
     };
 }
 
@@ -50,6 +53,7 @@ fn head_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Head> {
         priority: row.get(8)?,
         tracked: row.get_ref(9)?.as_str()? == "tracked",
         cancel_requested: row.get(10)?,
+        reported: row.get(11)?,
     })
 }
 
@@ -152,7 +156,8 @@ pub(in crate::store::sqlite) fn transition(
                 input = CASE WHEN ?14 THEN ?15 ELSE input END,
                 attempt = attempt - ?16,
                 lease_node = NULL, lease_expires_at = NULL,
-                cancel_requested = 0
+                cancel_requested = 0,
+                sealed_headers = CASE WHEN ?4 THEN NULL ELSE sealed_headers END
              WHERE seq = ?1",
         params![
             head.seq,

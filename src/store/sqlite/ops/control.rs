@@ -1,4 +1,4 @@
-//! What a user or an operator does to a task: cancel, dismiss, resume.
+//! What a user or an operator does to a task: cancel, dismiss, resume, retry.
 
 use jiff::Timestamp;
 use rusqlite::params;
@@ -10,15 +10,16 @@ use super::change::{self, Change};
 use crate::model::{EventKind, State, Task, TaskId, Transition};
 use crate::store::{StoreError, StoreResult};
 
-/// Cancels a task. A running task of an executor errand runs is asked to stop (its runner
-/// confirms with the `cancelled` outcome); anything else not final is cancelled at once.
+/// Cancels a task. A running task that a node runs is asked to stop (its runner confirms with
+/// the `cancelled` outcome); anything else not final, including a running task that the
+/// application reports on, is cancelled at once.
 pub(in crate::store::sqlite) fn cancel(
     batch: &mut Batch<'_>,
     id: TaskId,
     now: Timestamp,
 ) -> StoreResult<Task> {
     let head = change::load(batch, id)?;
-    if head.state == State::Running && !head.tracked {
+    if head.state == State::Running && !head.tracked && !head.reported {
         if head.cancel_requested {
             return change::fetch(batch, head.seq);
         }
@@ -90,4 +91,39 @@ pub(in crate::store::sqlite) fn resume(
         ..Change::default()
     };
     change::transition(batch, &head, Transition::Resume, change, now)
+}
+
+/// Queues a failed, cancelled or expired task again, with as many attempts ahead of it as it
+/// had at first. Its error and result are cleared; its progress and dismissal too, so that the
+/// banner shows it afresh.
+pub(in crate::store::sqlite) fn retry(
+    batch: &mut Batch<'_>,
+    id: TaskId,
+    now: Timestamp,
+) -> StoreResult<Task> {
+    let head = change::load(batch, id)?;
+    Transition::Retry
+        .apply(head.state)
+        .map_err(|source| StoreError::Illegal { id, source })?;
+    batch
+        .tx
+        .prepare_cached(
+            "UPDATE tasks SET max_attempts = attempt + max_attempts, finished_at = NULL,
+                dismissed = 0, result = NULL, result_url = NULL, progress_percent = NULL,
+                progress_message = NULL, progress_current = NULL, progress_total = NULL,
+                scheduled_for = ?2
+             WHERE seq = ?1",
+        )?
+        .execute(params![head.seq, millis(now)])?;
+    let change = Change {
+        fair_round: Some(change::next_round(
+            batch,
+            &head.queue,
+            head.owner.as_deref(),
+            head.priority,
+        )?),
+        error: Some(None),
+        ..Change::default()
+    };
+    change::transition(batch, &head, Transition::Retry, change, now)
 }

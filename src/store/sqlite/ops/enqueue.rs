@@ -73,9 +73,9 @@ fn enqueue_one(batch: &mut Batch<'_>, new: NewTask, now: Timestamp) -> StoreResu
             "INSERT INTO tasks (id, name, queue, owner, title, description, executor, handler,
                 target, path, payload_format, payload, state, priority, fair_round, max_attempts,
                 timeout_ms, expires_at, created_at, scheduled_for, updated_at, ordering_key,
-                dedup_key, context, return_url)
+                dedup_key, context, return_url, sealed_headers)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-                ?18, ?19, ?20, ?19, ?21, ?22, ?23, ?24)",
+                ?18, ?19, ?20, ?19, ?21, ?22, ?23, ?24, ?25)",
         )?
         .execute(params![
             id_bytes(new.id),
@@ -102,6 +102,7 @@ fn enqueue_one(batch: &mut Batch<'_>, new: NewTask, now: Timestamp) -> StoreResu
             new.dedup_key,
             json_text(&new.context),
             new.return_url,
+            new.sealed_headers,
         ])?;
     // Read back rather than `RETURNING`, which builds a temporary table on every run.
     let task = change::fetch(batch, batch.tx.last_insert_rowid())?;
