@@ -46,8 +46,11 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod api;
 pub mod auth;
+pub mod config;
 pub mod engine;
+pub mod metrics;
 pub mod model;
 pub mod run;
 pub mod store;

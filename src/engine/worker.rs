@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 
+use super::rate::RateLimiter;
 use super::{Shared, attempt};
 use crate::store::{ClaimRequest, Lease, Outcome};
 
@@ -14,8 +15,18 @@ pub(super) async fn run(shared: Arc<Shared>, queue: String) {
         return;
     };
     let mut failures = 0u32;
+    let mut limiter = runtime
+        .config
+        .rate_per_second
+        .map(|rate| RateLimiter::new(rate, tokio::time::Instant::now()));
     while !shared.claiming.is_cancelled() {
-        let free = runtime.slots.available_permits();
+        let mut free = runtime.slots.available_permits();
+        let mut rate_limited = false;
+        if let Some(limiter) = &mut limiter {
+            let allowed = limiter.available(tokio::time::Instant::now());
+            rate_limited = allowed < free;
+            free = free.min(allowed);
+        }
         if free > 0 {
             let now = Timestamp::now();
             let request = ClaimRequest {
@@ -28,7 +39,10 @@ pub(super) async fn run(shared: Arc<Shared>, queue: String) {
             match shared.store.claim(&request).await {
                 Ok(tasks) => {
                     failures = 0;
-                    let claimed_all = tasks.len() == free;
+                    if let Some(limiter) = &mut limiter {
+                        limiter.take(tasks.len());
+                    }
+                    let claimed_all = tasks.len() == free && !rate_limited;
                     for task in tasks {
                         let Ok(permit) = Arc::clone(&runtime.slots).try_acquire_owned() else {
                             // Cannot happen (only this worker takes permits), but a claimed
@@ -72,9 +86,13 @@ pub(super) async fn run(shared: Arc<Shared>, queue: String) {
                 }
             }
         }
+        let next_start = match &limiter {
+            Some(limiter) if rate_limited => limiter.until_next(),
+            _ => shared.config.poll_interval,
+        };
         tokio::select! {
             () = runtime.ready.notified() => {}
-            () = tokio::time::sleep(shared.config.poll_interval) => {}
+            () = tokio::time::sleep(next_start.min(shared.config.poll_interval)) => {}
             () = shared.claiming.cancelled() => break,
         }
     }

@@ -19,6 +19,8 @@ pub struct Queue {
     pub retry_base: Duration,
     /// The longest delay between two attempts.
     pub retry_max: Duration,
+    /// The most tasks started per second on one node (`None`: no limit).
+    pub rate_per_second: Option<f64>,
 }
 
 impl Queue {
@@ -32,6 +34,7 @@ impl Queue {
             timeout: None,
             retry_base: Duration::from_secs(1),
             retry_max: Duration::from_secs(300),
+            rate_per_second: None,
         }
     }
 
@@ -56,6 +59,12 @@ impl Queue {
     /// With attempts stopped after `timeout` by default.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
+        self
+    }
+
+    /// With at most `rate` tasks started per second on each node (ignored unless more than 0).
+    pub fn rate_per_second(mut self, rate: f64) -> Self {
+        self.rate_per_second = (rate.is_finite() && rate > 0.0).then_some(rate);
         self
     }
 

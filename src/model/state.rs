@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 ///                           │  └──requeue───────┘
 ///  any state that is not final ──cancel──▶ cancelled;  scheduled | queued ──expire──▶ expired
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum State {
     /// Waits for its time (`scheduled_for`): a delayed enqueue, a debounce or a retry's backoff.

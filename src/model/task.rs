@@ -12,8 +12,9 @@ use uuid::Uuid;
 use super::State;
 
 /// A task's identity: a UUIDv7, so ids sort by creation time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(transparent)]
+#[schema(value_type = String, format = Uuid)]
 pub struct TaskId(pub Uuid);
 
 impl TaskId {
@@ -44,7 +45,7 @@ impl FromStr for TaskId {
 }
 
 /// How a task runs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "executor", rename_all = "lowercase")]
 pub enum Executor {
     /// An in-process Rust handler registered under this name.
@@ -87,7 +88,7 @@ pub enum Payload {
 }
 
 /// How far a running task has come, as its handler or application reports it.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Progress {
     /// 0 to 100.
     pub percent: Option<f64>,
@@ -141,7 +142,7 @@ fn clamp_percent(percent: f64) -> f64 {
 }
 
 /// Where the user can go from a task.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Links {
     /// "View the result".
     pub result_url: Option<String>,
@@ -152,7 +153,7 @@ pub struct Links {
 }
 
 /// Why a task failed, for the user (`message`) and for whoever debugs it (`detail`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ErrorInfo {
     /// One line the user can read.
     pub message: String,
@@ -161,7 +162,7 @@ pub struct ErrorInfo {
 }
 
 /// A task as stored.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Task {
     /// Its identity.
     pub id: TaskId,
@@ -187,6 +188,7 @@ pub struct Task {
     /// Why it failed, or why its last attempt failed.
     pub error: Option<ErrorInfo>,
     /// What it produced.
+    #[schema(value_type = Option<Object>)]
     pub result: Option<Value>,
     /// The number of the current or last attempt (0 before the first).
     pub attempt: u32,
@@ -205,6 +207,7 @@ pub struct Task {
     /// Whether its owner hid it from the banner.
     pub dismissed: bool,
     /// Free JSON for the page (refresh hints and the like).
+    #[schema(value_type = Option<Object>)]
     pub context: Option<Value>,
     /// Tasks with the same key run one at a time, in enqueue order.
     pub ordering_key: Option<String>,
@@ -231,10 +234,13 @@ pub struct Task {
     /// erased when the task becomes final. Never shown.
     #[serde(skip)]
     pub sealed_headers: Option<Vec<u8>>,
+    /// Running, and reported on by the application rather than held by a node (a tracked task
+    /// it started, or a dispatch it answered with 202).
+    pub reported: bool,
 }
 
 /// What to do when a task is enqueued with the dedup key of a task that is not final.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum DedupPolicy {
     /// Answer with the existing task and change nothing.

@@ -136,7 +136,7 @@ pub struct TaskPage {
 }
 
 /// What the banner shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, utoipa::ToSchema)]
 pub struct Counts {
     /// Waiting to run (`queued` and `scheduled`).
     pub queued: u64,
@@ -166,7 +166,7 @@ pub trait Store: Send + Sync + 'static {
     async fn enqueue(&self, tasks: Vec<NewTask>, now: Timestamp) -> StoreResult<Vec<Enqueued>>;
 
     /// Enqueues tasks like [`Store::enqueue`], and in the same transaction claims for `node`
-    /// each new in-process handler's task that may run now (ready, its queue not paused, first
+    /// each new task that errand runs (a handler's or a dispatch) and that may run now (ready, its queue not paused, first
     /// in line for its ordering key), whatever the queue's slots: inline runs, which no worker
     /// can take first.
     async fn enqueue_claimed(
@@ -176,6 +176,9 @@ pub trait Store: Send + Sync + 'static {
         lease_until: Timestamp,
         now: Timestamp,
     ) -> StoreResult<Vec<Enqueued>>;
+
+    /// Answers once the database does (readiness).
+    async fn ping(&self) -> StoreResult<()>;
 
     /// The task, if it exists.
     async fn get(&self, id: TaskId) -> StoreResult<Option<Task>>;

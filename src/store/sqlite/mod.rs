@@ -130,6 +130,12 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn ping(&self) -> StoreResult<()> {
+        self.readers
+            .read(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?))
+            .await
+    }
+
     async fn get(&self, id: TaskId) -> StoreResult<Option<Task>> {
         self.readers
             .read(move |conn| ops::read::get(conn, id))

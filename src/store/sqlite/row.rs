@@ -24,12 +24,16 @@ macro_rules! task_columns {
          expires_at, created_at, scheduled_for, started_at, finished_at, cancel_requested, \
          dismissed, ordering_key, dedup_key, progress_percent, progress_message, \
          progress_current, progress_total, result_url, return_url, input_url, error_message, \
-         error_detail, result, context, input, seq, sealed_headers"
+         error_detail, result, context, input, seq, sealed_headers, \
+         lease_node IS NULL AND state = 'running'"
     };
 }
 
 /// The columns [`task_from_row`] reads, in its order.
 pub(super) const TASK_COLUMNS: &str = task_columns!();
+
+/// How many columns [`TASK_COLUMNS`] has: a query's own columns come after them.
+pub(super) const TASK_COLUMN_COUNT: usize = 42;
 
 /// One task by its id.
 pub(super) const TASK_BY_ID: &str =
@@ -178,6 +182,7 @@ pub(super) fn task_from_row(row: &Row<'_>) -> rusqlite::Result<Task> {
         context: json_at(row, 37)?,
         input: json_at(row, 38)?,
         sealed_headers: row.get(40)?,
+        reported: row.get(41)?,
     })
 }
 

@@ -203,8 +203,8 @@ fn candidates(
     Ok(candidates)
 }
 
-/// Claims a task just enqueued for an inline run, if it may run now: an in-process handler's
-/// task, in a queue that is not paused, first in line for its ordering key. (The queue's
+/// Claims a task just enqueued for an inline run, if it may run now: a task errand runs (an
+/// in-process handler or an HTTP dispatch), in a queue that is not paused, first in line for its ordering key. (The queue's
 /// slots and the per-owner cap do not hold back an inline run.)
 pub(in crate::store::sqlite) fn claim_inline(
     batch: &mut Batch<'_>,
@@ -213,9 +213,7 @@ pub(in crate::store::sqlite) fn claim_inline(
     lease_until: Timestamp,
     now: Timestamp,
 ) -> StoreResult<Option<Task>> {
-    if task.state != State::Queued
-        || !matches!(task.executor, crate::model::Executor::Handler { .. })
-    {
+    if task.state != State::Queued || task.executor == crate::model::Executor::Tracked {
         return Ok(None);
     }
     let paused: bool = batch

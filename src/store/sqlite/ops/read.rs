@@ -3,7 +3,9 @@
 use rusqlite::types::ToSql;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::super::row::{TASK_BY_ID, TASK_COLUMNS, id_bytes, state_at, task_from_row};
+use super::super::row::{
+    TASK_BY_ID, TASK_COLUMN_COUNT, TASK_COLUMNS, id_bytes, state_at, task_from_row,
+};
 use crate::model::{Event, EventKind, State, Task, TaskId};
 use crate::store::{Counts, Cursor, StoreError, StoreResult, TaskFilter, TaskPage};
 
@@ -161,13 +163,14 @@ pub(in crate::store::sqlite) fn events_since(
     let limit = limit.min(10_000) as i64;
     let event = |row: &rusqlite::Row<'_>| {
         let mut task = task_from_row(row)?;
-        task.state = state_at(row, 44)?;
-        let kind: String = row.get(42)?;
-        let from: Option<String> = row.get(43)?;
+        let column = |k: usize| TASK_COLUMN_COUNT + k;
+        task.state = state_at(row, column(4))?;
+        let kind: String = row.get(column(2))?;
+        let from: Option<String> = row.get(column(3))?;
         Ok(Event {
             task,
-            seq: row.get(40)?,
-            at: jiff::Timestamp::from_millisecond(row.get(41)?).unwrap_or_default(),
+            seq: row.get(column(0))?,
+            at: jiff::Timestamp::from_millisecond(row.get(column(1))?).unwrap_or_default(),
             kind: EventKind::parse(&kind).unwrap_or(EventKind::StateChanged),
             from: from.and_then(|name| name.parse().ok()),
         })
