@@ -94,6 +94,12 @@ pub(super) fn optional_json<T: serde::de::DeserializeOwned + Default>(
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
+    json_body(body)
+}
+
+/// A JSON body read once the caller is known to be allowed (so that a stranger learns
+/// nothing from validation errors).
+pub(super) fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|err| match err.classify() {
         serde_json::error::Category::Data => ApiError::invalid(err.to_string()),
         _ => ApiError::new(

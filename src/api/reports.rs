@@ -9,7 +9,7 @@ use axum::extract::{Path, State};
 use jiff::Timestamp;
 
 use super::ApiState;
-use super::actions::optional_json;
+use super::actions::{json_body, optional_json};
 use super::caller::Caller;
 use super::error::{ApiError, ApiJson};
 use super::tasks::task_id;
@@ -149,9 +149,10 @@ pub(super) async fn fail(
     State(state): State<ApiState>,
     caller: Caller,
     Path(id): Path<String>,
-    ApiJson(report): ApiJson<FailReport>,
+    body: Bytes,
 ) -> Result<ApiJson<Task>, ApiError> {
     let (task, lease) = state.reporting(&caller, &id).await?;
+    let report: FailReport = json_body(&body)?;
     let error = ErrorInfo {
         message: report.message,
         detail: report.detail,
@@ -191,9 +192,13 @@ impl ApiState {
                 let fence = task.fence;
                 Ok((task, Lease { id, fence }))
             }
-            Caller::User(_) => Err(ApiError::forbidden(
-                "reports come from the application: use the task's token or an API key",
-            )),
+            Caller::User(_) => {
+                // Another owner's task is not found, whatever the route.
+                caller.see(task, id, Scope::Read)?;
+                Err(ApiError::forbidden(
+                    "reports come from the application: use the task's token or an API key",
+                ))
+            }
         }
     }
 
