@@ -1,7 +1,8 @@
 //! Turns committed events into wake-ups: a task that became ready, or a running task that ended
 //! (a slot freed, an ordering key unblocked), wakes its queue's worker; a newly scheduled task
 //! wakes the promoter; a cancellation stops the attempt running here. Every event the store
-//! publishes takes this path, whoever wrote it.
+//! publishes takes this path, whoever wrote it, so this is also where each transition is
+//! logged (one line at debug level).
 
 use std::sync::Arc;
 
@@ -38,6 +39,10 @@ fn wake(shared: &Shared, event: &Event) {
     match event.kind {
         EventKind::CancelRequested => shared.inflight.stop(event.task.id, StopReason::Cancel),
         EventKind::Created | EventKind::StateChanged => {
+            tracing::debug!(
+                task = %event.task.id, name = %event.task.name, queue = %event.task.queue,
+                from = event.from.map(State::as_str), to = %state, "transition"
+            );
             let became_ready = state == State::Queued;
             let slot_or_key_freed = event.from == Some(State::Running) || state.is_final();
             if (became_ready || slot_or_key_freed)

@@ -13,7 +13,7 @@ fn serve_starts_on_errand_db_and_drains_on_each_signal() {
     for signal in ["TERM", "INT", "QUIT"] {
         let dir = tempfile::tempdir().unwrap();
         let mut child = errand()
-            .arg("serve")
+            .args(["serve", "--listen", "127.0.0.1:0"])
             .current_dir(dir.path())
             .env_remove("ERRAND_DATABASE_URL")
             .env("NO_COLOR", "1")
@@ -48,11 +48,31 @@ fn serve_starts_on_errand_db_and_drains_on_each_signal() {
 #[test]
 fn bad_arguments_exit_non_zero_with_a_message() {
     let out = errand()
-        .args(["serve", "--concurrency", "0"])
+        .args(["serve", "--grace-seconds", "soon"])
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--concurrency"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--grace-seconds"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("errand.toml");
+    std::fs::write(&config, "[queues.content]\nconcurency = 2\n").unwrap();
+    let out = errand()
+        .args(["serve", "--config", config.to_str().unwrap()])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("errand.toml") && stderr.contains("concurency"), "{stderr}");
+
+    let out = errand()
+        .args(["serve", "--listen", "nowhere"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("listen"));
 
     let out = errand()
         .args(["serve", "--database-url", "mysql://db/errand"])
@@ -77,7 +97,7 @@ fn migrate_creates_the_schema_and_is_idempotent() {
         .output()
         .unwrap();
     assert!(first.status.success());
-    assert!(String::from_utf8_lossy(&first.stdout).contains("applied migrations [1]"));
+    assert!(String::from_utf8_lossy(&first.stdout).contains("applied migrations [1, 2]"));
     let second = errand()
         .args(["migrate", "--database-url", &url])
         .output()
@@ -107,4 +127,81 @@ fn a_database_from_a_newer_errand_is_refused_with_the_remedy() {
         stderr.contains("schema version 999") && stderr.contains("run a newer errand"),
         "{stderr}"
     );
+}
+
+/// Starts `errand serve` on a free port in `dir`; answers the child and the API's address.
+fn serve_in(dir: &std::path::Path) -> (std::process::Child, String) {
+    let mut child = errand()
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .current_dir(dir)
+        .env_remove("ERRAND_DATABASE_URL")
+        .env_remove("ERRAND_CONFIG")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let address = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|line| Some(line.split_once("API listening address=")?.1.trim().to_owned()))
+        .expect("serve logged its address");
+    // Keep draining stderr, so that the child never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, address)
+}
+
+/// Stops `child` with SIGTERM and answers what it wrote on stdout.
+fn stop(child: std::process::Child) -> String {
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success());
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// `GET /v1/queues` with `key` as bearer; answers the status.
+fn queues_status(address: &str, key: &str) -> u16 {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        errand::run::http::client_builder().build().unwrap()
+            .get(format!("http://{address}/v1/queues"))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    })
+}
+
+#[test]
+fn a_first_start_prints_an_admin_key_once_and_a_restart_keeps_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, address) = serve_in(dir.path());
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut key = None;
+    for line in stdout.lines().map_while(Result::ok) {
+        if let Some(found) = line.trim().strip_prefix("errand_") {
+            key = Some(format!("errand_{found}"));
+            break;
+        }
+    }
+    let key = key.expect("the first start printed an admin key");
+    assert_eq!(queues_status(&address, &key), 200);
+    assert_eq!(queues_status(&address, "errand_guess"), 401);
+    stop(child);
+
+    let (child, address) = serve_in(dir.path());
+    assert_eq!(queues_status(&address, &key), 200, "the key outlives a restart");
+    let printed = stop(child);
+    assert!(!printed.contains("errand_"), "the key is printed once: {printed}");
+    let secrets = std::fs::read_to_string(dir.path().join("errand.db.secrets.toml")).unwrap();
+    assert!(!secrets.contains(&key), "the key itself is not kept");
 }
