@@ -128,9 +128,11 @@ impl From<StoreError> for ApiError {
                 "this report is from an attempt that is no longer current; the task has moved on",
             ),
             StoreError::Invalid(_) => ApiError::invalid(err.to_string()),
-            StoreError::Closed | StoreError::Database(_) => {
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", err.to_string())
-            }
+            StoreError::Closed | StoreError::Database(_) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                err.to_string(),
+            ),
             StoreError::SchemaNewerThanBinary { .. } => ApiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
@@ -143,9 +145,9 @@ impl From<StoreError> for ApiError {
 impl From<EngineError> for ApiError {
     fn from(err: EngineError) -> Self {
         match err {
-            EngineError::UnknownQueue(_) | EngineError::UnknownHandler(_) | EngineError::Invalid(_) => {
-                ApiError::invalid(err.to_string())
-            }
+            EngineError::UnknownQueue(_)
+            | EngineError::UnknownHandler(_)
+            | EngineError::Invalid(_) => ApiError::invalid(err.to_string()),
             EngineError::Store(err) => err.into(),
         }
     }

@@ -61,7 +61,10 @@ pub(super) async fn metrics(State(state): State<ApiState>) -> Result<impl IntoRe
         .unwrap_or_default();
     let text = crate::metrics::render(&state.inner.metrics, &queues, &answers);
     Ok((
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         text,
     ))
 }
@@ -108,7 +111,10 @@ impl ApiState {
         let Some(dispatcher) = self.engine().dispatcher() else {
             return Vec::new();
         };
-        let client = match crate::run::http::client_builder().timeout(TARGET_WAIT).build() {
+        let client = match crate::run::http::client_builder()
+            .timeout(TARGET_WAIT)
+            .build()
+        {
             Ok(client) => client,
             Err(err) => return vec![check("targets", CheckStatus::Fail, err.to_string())],
         };
@@ -168,9 +174,16 @@ impl ApiState {
             Ok(Some(TaskState::Succeeded)) => check(
                 "probe",
                 CheckStatus::Ok,
-                format!("a task's round trip took {} ms", started.elapsed().as_millis()),
+                format!(
+                    "a task's round trip took {} ms",
+                    started.elapsed().as_millis()
+                ),
             ),
-            Ok(Some(state)) => check("probe", CheckStatus::Fail, format!("the probe ended {state}")),
+            Ok(Some(state)) => check(
+                "probe",
+                CheckStatus::Fail,
+                format!("the probe ended {state}"),
+            ),
             Ok(None) => check("probe", CheckStatus::Fail, "the engine stopped"),
             Err(_) => {
                 let _ = engine.cancel(id).await;

@@ -100,14 +100,15 @@ pub(super) async fn enqueue_batch(
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub(super) struct GetParams {
-    /// Wait up to this many seconds (at most 60) for the task to be final.
+    /// Wait up to this many seconds (at most 60) for the task to be final or to wait for input.
     wait: Option<u64>,
     /// A user token, for callers that cannot set headers (read by [`Caller`]).
     #[serde(rename = "token")]
     _token: Option<String>,
 }
 
-/// A task; with `?wait=SECONDS`, once it is final or the wait is over.
+/// A task; with `?wait=SECONDS`, once it is final or waits for the user's input, or the wait
+/// is over.
 #[utoipa::path(get, path = "/v1/tasks/{id}", tag = "tasks",
     params(("id" = String, Path, description = "The task's id"), GetParams),
     responses(
@@ -131,20 +132,20 @@ pub(super) async fn get(
     // Subscribed before reading, so that a change between the read and the wait is seen.
     let mut events = state.engine().subscribe();
     let task = caller.see(state.engine().get(id).await?, id, Scope::Read)?;
-    if wait == 0 || task.state.is_final() {
+    if wait == 0 || settled(task.state) {
         return Ok(ApiJson(task));
     }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(wait);
     loop {
         match tokio::time::timeout_at(deadline, events.recv()).await {
             Err(_) => break,
-            Ok(Ok(event)) if event.task.id == id && event.task.state.is_final() => {
+            Ok(Ok(event)) if event.task.id == id && settled(event.task.state) => {
                 return Ok(ApiJson(event.task.clone()));
             }
             Ok(Ok(_)) => {}
             Ok(Err(RecvError::Lagged(_))) => {
                 let task = caller.see(state.engine().get(id).await?, id, Scope::Read)?;
-                if task.state.is_final() {
+                if settled(task.state) {
                     return Ok(ApiJson(task));
                 }
             }
@@ -228,6 +229,12 @@ pub(super) async fn list(
         next_cursor: page.next_cursor.map(|cursor| cursor.0.to_string()),
         counts,
     }))
+}
+
+/// Whether a long poll has nothing more to wait for: the task is final, or only the user can
+/// move it on.
+fn settled(state: crate::model::State) -> bool {
+    state.is_final() || state == crate::model::State::Waiting
 }
 
 /// A task id from a path.
@@ -377,9 +384,13 @@ impl ApiState {
             .and_then(|value| value.to_str().ok())
             .filter(|value| value.len() <= 128)
             .map(str::to_owned);
-        forwarded
-            .seal(&self.inner.sealer, task.id)
-            .map_err(|err| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", err.to_string()))
+        forwarded.seal(&self.inner.sealer, task.id).map_err(|err| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                err.to_string(),
+            )
+        })
     }
 }
 

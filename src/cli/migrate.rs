@@ -18,7 +18,7 @@ pub struct MigrateArgs {
 
 /// Applies the pending migrations.
 pub async fn run(args: MigrateArgs) -> anyhow::Result<()> {
-    let path = super::sqlite_path(&args.database_url)?;
+    let path = errand::config::sqlite_path(&args.database_url)?;
     let applied = tokio::task::spawn_blocking({
         let path = path.clone();
         move || SqliteStore::migrate(path)

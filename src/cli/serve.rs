@@ -162,7 +162,8 @@ async fn start_engine(
         .context("the targets cannot be used")?;
         builder = builder.dispatcher(Arc::new(dispatcher));
     }
-    builder.start().await.with_context(|| {
-        format!("could not start on {}", resolved.database.display())
-    })
+    builder
+        .start()
+        .await
+        .with_context(|| format!("could not start on {}", resolved.database.display()))
 }

@@ -170,9 +170,13 @@ mod tests {
 
     #[test]
     fn a_bad_environment_value_is_named() {
-        let err = load(None, env(&[("ERRAND_RETENTION_DAYS", "soon")]), Overrides::default())
-            .unwrap_err()
-            .to_string();
+        let err = load(
+            None,
+            env(&[("ERRAND_RETENTION_DAYS", "soon")]),
+            Overrides::default(),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("ERRAND_RETENTION_DAYS"), "{err}");
     }
 }

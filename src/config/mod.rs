@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 pub use load::{Overrides, load};
-pub use resolve::{Resolved, resolve};
+pub use resolve::{Resolved, resolve, sqlite_path};
 
 use crate::auth::Scope;
 

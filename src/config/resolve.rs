@@ -227,10 +227,13 @@ fn queues(config: &Config) -> anyhow::Result<Vec<Queue>> {
 
 fn target(name: &str, settings: &super::TargetConfig) -> anyhow::Result<Target> {
     let field = |what: &str| format!("targets.{name}.{what}");
-    let base_url: reqwest::Url = settings
-        .base_url
-        .parse()
-        .with_context(|| format!("{} = {:?} is not a URL", field("base_url"), settings.base_url))?;
+    let base_url: reqwest::Url = settings.base_url.parse().with_context(|| {
+        format!(
+            "{} = {:?} is not a URL",
+            field("base_url"),
+            settings.base_url
+        )
+    })?;
     if !matches!(base_url.scheme(), "http" | "https") || base_url.host_str().is_none() {
         bail!("{} must be an http:// or https:// URL", field("base_url"));
     }
@@ -244,7 +247,10 @@ fn target(name: &str, settings: &super::TargetConfig) -> anyhow::Result<Target> 
     for header in &settings.forward_headers {
         let lower = header.trim().to_ascii_lowercase();
         if reqwest::header::HeaderName::from_bytes(lower.as_bytes()).is_err() {
-            bail!("{}: {header:?} is not a header name", field("forward_headers"));
+            bail!(
+                "{}: {header:?} is not a header name",
+                field("forward_headers")
+            );
         }
         forward_headers.push(lower);
     }
@@ -285,6 +291,20 @@ mod tests {
     }
 
     #[test]
+    fn database_urls_name_a_sqlite_file() {
+        assert_eq!(
+            sqlite_path("sqlite://errand.db").unwrap(),
+            PathBuf::from("errand.db")
+        );
+        assert_eq!(
+            sqlite_path("/var/lib/errand.db").unwrap(),
+            PathBuf::from("/var/lib/errand.db")
+        );
+        assert!(sqlite_path("sqlite://").is_err());
+        assert!(sqlite_path("mysql://x").is_err());
+    }
+
+    #[test]
     fn no_configuration_generates_an_admin_key_once_and_keeps_the_secrets() {
         let dir = tempfile::tempdir().unwrap();
         let first = resolve(config_in(dir.path(), "")).unwrap();
@@ -309,8 +329,14 @@ mod tests {
         for (text, expected) in [
             ("listen = \"nowhere\"", "listen"),
             ("[queues.q]\nconcurrency = 0", "queues.q.concurrency"),
-            ("[targets.app]\nbase_url = \"ftp://x\"", "targets.app.base_url"),
-            ("[auth]\napi_keys = [{ key = \"short\", scopes = [\"read\"] }]", "16 characters"),
+            (
+                "[targets.app]\nbase_url = \"ftp://x\"",
+                "targets.app.base_url",
+            ),
+            (
+                "[auth]\napi_keys = [{ key = \"short\", scopes = [\"read\"] }]",
+                "16 characters",
+            ),
             ("[auth]\nencryption_key = \"abc\"", "encryption_key"),
         ] {
             let err = resolve(config_in(dir.path(), text)).unwrap_err();

@@ -64,7 +64,10 @@ fn bad_arguments_exit_non_zero_with_a_message() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("errand.toml") && stderr.contains("concurency"), "{stderr}");
+    assert!(
+        stderr.contains("errand.toml") && stderr.contains("concurency"),
+        "{stderr}"
+    );
 
     let out = errand()
         .args(["serve", "--listen", "nowhere"])
@@ -145,7 +148,14 @@ fn serve_in(dir: &std::path::Path) -> (std::process::Child, String) {
     let address = lines
         .by_ref()
         .map_while(Result::ok)
-        .find_map(|line| Some(line.split_once("API listening address=")?.1.trim().to_owned()))
+        .find_map(|line| {
+            Some(
+                line.split_once("API listening address=")?
+                    .1
+                    .trim()
+                    .to_owned(),
+            )
+        })
         .expect("serve logged its address");
     // Keep draining stderr, so that the child never blocks on a full pipe.
     std::thread::spawn(move || lines.for_each(drop));
@@ -170,7 +180,9 @@ fn queues_status(address: &str, key: &str) -> u16 {
         .build()
         .unwrap();
     runtime.block_on(async {
-        errand::run::http::client_builder().build().unwrap()
+        errand::run::http::client_builder()
+            .build()
+            .unwrap()
             .get(format!("http://{address}/v1/queues"))
             .bearer_auth(key)
             .send()
@@ -199,9 +211,16 @@ fn a_first_start_prints_an_admin_key_once_and_a_restart_keeps_it() {
     stop(child);
 
     let (child, address) = serve_in(dir.path());
-    assert_eq!(queues_status(&address, &key), 200, "the key outlives a restart");
+    assert_eq!(
+        queues_status(&address, &key),
+        200,
+        "the key outlives a restart"
+    );
     let printed = stop(child);
-    assert!(!printed.contains("errand_"), "the key is printed once: {printed}");
+    assert!(
+        !printed.contains("errand_"),
+        "the key is printed once: {printed}"
+    );
     let secrets = std::fs::read_to_string(dir.path().join("errand.db.secrets.toml")).unwrap();
     assert!(!secrets.contains(&key), "the key itself is not kept");
 }

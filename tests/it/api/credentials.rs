@@ -69,10 +69,16 @@ async fn forwarded_credentials_reach_the_target_and_are_never_shown_logged_or_ke
         timeout: Duration::from_secs(10),
         concurrency: None,
     };
-    let dispatcher = Dispatcher::new(dispatch_settings(vec![target], Duration::from_secs(60))).unwrap();
-    let api = Api::start_with(Options::default(), move |b| b.dispatcher(Arc::new(dispatcher))).await;
+    let dispatcher =
+        Dispatcher::new(dispatch_settings(vec![target], Duration::from_secs(60))).unwrap();
+    let api = Api::start_with(Options::default(), move |b| {
+        b.dispatcher(Arc::new(dispatcher))
+    })
+    .await;
 
-    let answer = reqwest::Client::new()
+    let answer = errand::run::http::client_builder()
+        .build()
+        .unwrap()
         .post(format!("{}/v1/tasks", api.base))
         .bearer_auth(APP)
         .header("traceparent", TRACEPARENT)
@@ -95,35 +101,56 @@ async fn forwarded_credentials_reach_the_target_and_are_never_shown_logged_or_ke
     assert_eq!(done["result"]["deleted"], 2);
     answers.push(done.to_string());
     answers.push(api.get("/v1/tasks", ADMIN).await.1.to_string());
-    answers.push(api.get(&format!("/v1/tasks/{id}"), &api.token("alice")).await.1.to_string());
+    answers.push(
+        api.get(&format!("/v1/tasks/{id}"), &api.token("alice"))
+            .await
+            .1
+            .to_string(),
+    );
     for answer in &answers {
-        assert!(!answer.contains("SECRET-COOKIE") && !answer.contains("secret-too"), "{answer}");
+        assert!(
+            !answer.contains("SECRET-COOKIE") && !answer.contains("secret-too"),
+            "{answer}"
+        );
     }
 
     let requests = seen.lock().unwrap().clone();
     assert_eq!(requests.len(), 1);
     assert_eq!(requests[0]["cookie"], COOKIE);
-    assert!(requests[0].get("x-not-allowed").is_none(), "only the names the target allows");
+    assert!(
+        requests[0].get("x-not-allowed").is_none(),
+        "only the names the target allows"
+    );
     assert_eq!(requests[0]["traceparent"], TRACEPARENT);
     assert_eq!(requests[0]["errand-task-id"], id.as_str());
 
     let conn = rusqlite::Connection::open(api.db.path()).unwrap();
     let sealed: Option<Vec<u8>> = conn
-        .query_row("SELECT sealed_headers FROM tasks WHERE name = 'content.delete'", [], |r| r.get(0))
+        .query_row(
+            "SELECT sealed_headers FROM tasks WHERE name = 'content.delete'",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(sealed, None, "erased when final");
-    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).unwrap();
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        .unwrap();
     drop(conn);
     for file in ["errand.db", "errand.db-wal"] {
         let path = api.db.dir.path().join(file);
         let bytes = std::fs::read(&path).unwrap_or_default();
         assert!(
-            !bytes.windows(b"SECRET-COOKIE".len()).any(|w| w == b"SECRET-COOKIE"),
+            !bytes
+                .windows(b"SECRET-COOKIE".len())
+                .any(|w| w == b"SECRET-COOKIE"),
             "{file} holds the cookie in the clear"
         );
     }
 
     let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
     assert!(logged.contains(&id), "the logs were captured: {logged}");
-    assert!(!logged.contains("SECRET-COOKIE") && !logged.contains("secret-too"), "{logged}");
+    assert!(
+        !logged.contains("SECRET-COOKIE") && !logged.contains("secret-too"),
+        "{logged}"
+    );
 }

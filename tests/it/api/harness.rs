@@ -114,7 +114,7 @@ impl Api {
             base,
             engine,
             db,
-            http: reqwest::Client::new(),
+            http: errand::run::http::client_builder().build().unwrap(),
         }
     }
 
@@ -158,7 +158,13 @@ impl Api {
     }
 
     /// Sends raw `body` with `content_type`.
-    pub async fn raw(&self, path: &str, auth: &str, content_type: &str, body: Vec<u8>) -> (u16, Value) {
+    pub async fn raw(
+        &self,
+        path: &str,
+        auth: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> (u16, Value) {
         let response = self
             .http
             .post(format!("{}{path}", self.base))

@@ -11,7 +11,10 @@ use super::harness::{APP, Api, id_of, task_tokens};
 #[tokio::test]
 async fn another_owners_task_is_not_found_on_every_route() {
     let api = Api::start().await;
-    let bobs = id_of(&api.enqueue(json!({"name": "tracked", "owner": "bob"})).await);
+    let bobs = id_of(
+        &api.enqueue(json!({"name": "tracked", "owner": "bob"}))
+            .await,
+    );
     let alice = api.token("alice");
     let mut checked = 0;
     for route in ROUTES.iter().filter(|route| route.path.contains("{id}")) {
@@ -23,35 +26,66 @@ async fn another_owners_task_is_not_found_on_every_route() {
     }
     assert!(checked >= 9, "every task route was tried");
     let (_, task) = api.get(&format!("/v1/tasks/{bobs}"), APP).await;
-    assert_eq!(task["state"], "queued", "nothing alice sent changed bob's task");
+    assert_eq!(
+        task["state"], "queued",
+        "nothing alice sent changed bob's task"
+    );
 }
 
 #[tokio::test]
 async fn a_user_token_lists_reads_and_acts_on_its_own_tasks_only() {
     let api = Api::start().await;
-    let alices = id_of(&api.enqueue(json!({"name": "tracked", "owner": "alice"})).await);
-    api.enqueue(json!({"name": "tracked", "owner": "bob"})).await;
+    let alices = id_of(
+        &api.enqueue(json!({"name": "tracked", "owner": "alice"}))
+            .await,
+    );
+    api.enqueue(json!({"name": "tracked", "owner": "bob"}))
+        .await;
     api.enqueue(json!({"name": "tracked"})).await;
     let alice = api.token("alice");
     let (status, list) = api.get("/v1/tasks", &alice).await;
     assert_eq!(status, 200);
-    let owners: Vec<_> = list["tasks"].as_array().unwrap().iter().map(|t| t["owner"].clone()).collect();
+    let owners: Vec<_> = list["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["owner"].clone())
+        .collect();
     assert_eq!(owners, vec![json!("alice")]);
     assert_eq!(list["counts"]["queued"], 1);
     let (status, _) = api.get("/v1/tasks?owner=bob", &alice).await;
     assert_eq!(status, 403);
     let (status, task) = api.get(&format!("/v1/tasks/{alices}"), &alice).await;
     assert_eq!((status, task["owner"].as_str()), (200, Some("alice")));
-    let (status, task) = api.post(&format!("/v1/tasks/{alices}/cancel"), &alice, json!({})).await;
+    let (status, task) = api
+        .post(&format!("/v1/tasks/{alices}/cancel"), &alice, json!({}))
+        .await;
     assert_eq!((status, task["state"].as_str()), (200, Some("cancelled")));
-    let (status, _) = api.post(&format!("/v1/tasks/{alices}/complete"), &alice, json!({})).await;
-    assert_eq!(status, 403, "reports come from the application, even on one's own task");
+    let (status, _) = api
+        .post(&format!("/v1/tasks/{alices}/complete"), &alice, json!({}))
+        .await;
+    assert_eq!(
+        status, 403,
+        "reports come from the application, even on one's own task"
+    );
     for (method, path, body) in [
-        (Method::POST, "/v1/tasks", json!({"name": "x", "owner": "alice"})),
-        (Method::POST, "/v1/tasks:batch", json!({"tasks": [{"name": "x"}]})),
+        (
+            Method::POST,
+            "/v1/tasks",
+            json!({"name": "x", "owner": "alice"}),
+        ),
+        (
+            Method::POST,
+            "/v1/tasks:batch",
+            json!({"tasks": [{"name": "x"}]}),
+        ),
         (Method::GET, "/v1/queues", json!({})),
         (Method::POST, "/v1/queues/default/pause", json!({})),
-        (Method::PATCH, "/v1/queues/default", json!({"concurrency": 9})),
+        (
+            Method::PATCH,
+            "/v1/queues/default",
+            json!({"concurrency": 9}),
+        ),
         (Method::POST, "/v1/tokens", json!({"owner": "alice"})),
         (Method::GET, "/v1/selftest", json!({})),
     ] {
@@ -63,19 +97,40 @@ async fn a_user_token_lists_reads_and_acts_on_its_own_tasks_only() {
 #[tokio::test]
 async fn a_task_token_reports_on_its_own_task_and_reads_nothing() {
     let api = Api::start().await;
-    let mine = api.enqueue(json!({"name": "tracked", "owner": "alice"})).await;
-    let other = id_of(&api.enqueue(json!({"name": "tracked", "owner": "alice"})).await);
+    let mine = api
+        .enqueue(json!({"name": "tracked", "owner": "alice"}))
+        .await;
+    let other = id_of(
+        &api.enqueue(json!({"name": "tracked", "owner": "alice"}))
+            .await,
+    );
     let id = id_of(&mine);
-    let (status, started) = api.post(&format!("/v1/tasks/{id}/start"), APP, json!({})).await;
+    let (status, started) = api
+        .post(&format!("/v1/tasks/{id}/start"), APP, json!({}))
+        .await;
     assert_eq!(status, 200, "{started}");
     let task = api.engine.get(id.parse().unwrap()).await.unwrap().unwrap();
     let token = task_tokens().mint(task.id, task.fence);
-    let (status, _) = api.post(&format!("/v1/tasks/{id}/progress"), &token, json!({"percent": 10})).await;
+    let (status, _) = api
+        .post(
+            &format!("/v1/tasks/{id}/progress"),
+            &token,
+            json!({"percent": 10}),
+        )
+        .await;
     assert_eq!(status, 200);
     let (status, _) = api.get(&format!("/v1/tasks/{id}"), &token).await;
     assert_eq!(status, 403, "a task token does not read");
-    let (status, _) = api.post(&format!("/v1/tasks/{other}/progress"), &token, json!({"percent": 10})).await;
+    let (status, _) = api
+        .post(
+            &format!("/v1/tasks/{other}/progress"),
+            &token,
+            json!({"percent": 10}),
+        )
+        .await;
     assert_eq!(status, 404, "nor report on another task");
-    let (status, _) = api.post(&format!("/v1/tasks/{id}/cancel"), &token, json!({})).await;
+    let (status, _) = api
+        .post(&format!("/v1/tasks/{id}/cancel"), &token, json!({}))
+        .await;
     assert_eq!(status, 403, "nor act on its own");
 }

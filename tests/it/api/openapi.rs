@@ -31,9 +31,17 @@ async fn the_document_lists_exactly_the_routes_of_the_router() {
             .replace("{name}", "default");
         let method = reqwest::Method::from_bytes(route.method.as_bytes()).unwrap();
         let (status, answer) = api.call(method, &path, "", None).await;
-        let code = answer["error"]["code"].as_str().unwrap_or_default().to_owned();
+        let code = answer["error"]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         assert!(
-            code != "method_not_allowed" && !(status == 404 && answer["error"]["message"].as_str().unwrap_or_default().starts_with("no route")),
+            code != "method_not_allowed"
+                && !(status == 404
+                    && answer["error"]["message"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .starts_with("no route")),
             "{} {path}: {status} {answer}",
             route.method
         );

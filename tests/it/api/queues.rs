@@ -21,17 +21,25 @@ async fn queues_show_their_depth_and_obey_pause_resume_and_resizing() {
     assert_eq!(status, 200);
     assert_eq!(queue(&paused, "default")["paused"], true);
     for _ in 0..3 {
-        api.enqueue(json!({"name": "noop", "handler": "noop"})).await;
+        api.enqueue(json!({"name": "noop", "handler": "noop"}))
+            .await;
     }
     let (_, list) = api.get("/v1/queues", APP).await;
     assert_eq!(queue(&list, "default")["queued"], 3);
     assert_eq!(queue(&list, "default")["running"], 0);
     let (status, resized) = api
-        .call(Method::PATCH, "/v1/queues/default", ADMIN, Some(json!({"concurrency": 7})))
+        .call(
+            Method::PATCH,
+            "/v1/queues/default",
+            ADMIN,
+            Some(json!({"concurrency": 7})),
+        )
         .await;
     assert_eq!(status, 200, "{resized}");
     assert_eq!(queue(&resized, "default")["concurrency"], 7);
-    let (status, resumed) = api.post("/v1/queues/default/resume", ADMIN, json!({})).await;
+    let (status, resumed) = api
+        .post("/v1/queues/default/resume", ADMIN, json!({}))
+        .await;
     assert_eq!(status, 200);
     assert_eq!(queue(&resumed, "default")["paused"], false);
     crate::util::wait_for("the queue to drain", || async {

@@ -11,10 +11,12 @@ use super::harness::{ADMIN, APP, Api, Options, id_of};
 
 #[tokio::test]
 async fn an_enqueued_task_answers_201_and_a_dedup_hit_200_with_the_same_task() {
-    let api = Api::start_with(Options::default(), |b| b.config(errand::engine::EngineConfig {
-        run_workers: false,
-        ..crate::util::quick_config()
-    }))
+    let api = Api::start_with(Options::default(), |b| {
+        b.config(errand::engine::EngineConfig {
+            run_workers: false,
+            ..crate::util::quick_config()
+        })
+    })
     .await;
     let body = json!({
         "name": "content.publish", "owner": "alice", "title": "Publishing /news",
@@ -41,7 +43,9 @@ async fn a_batch_is_answered_in_order_and_one_bad_task_enqueues_none() {
     let tasks: Vec<_> = (0..5)
         .map(|i| json!({"name": "tracked.step", "owner": "alice", "title": format!("step {i}")}))
         .collect();
-    let (status, answer) = api.post("/v1/tasks:batch", APP, json!({"tasks": tasks})).await;
+    let (status, answer) = api
+        .post("/v1/tasks:batch", APP, json!({"tasks": tasks}))
+        .await;
     assert_eq!(status, 201, "{answer}");
     let entries = answer["tasks"].as_array().unwrap();
     assert_eq!(entries.len(), 5);
@@ -58,9 +62,18 @@ async fn a_batch_is_answered_in_order_and_one_bad_task_enqueues_none() {
         )
         .await;
     assert_eq!(status, 422, "{answer}");
-    assert!(answer["error"]["message"].as_str().unwrap().starts_with("tasks[1]: "));
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("tasks[1]: ")
+    );
     let (_, list) = api.get("/v1/tasks?name=ok", ADMIN).await;
-    assert_eq!(list["tasks"].as_array().unwrap().len(), 0, "nothing of the bad batch was enqueued");
+    assert_eq!(
+        list["tasks"].as_array().unwrap().len(),
+        0,
+        "nothing of the bad batch was enqueued"
+    );
 
     let (status, _) = api.post("/v1/tasks:batch", APP, json!({"tasks": []})).await;
     assert_eq!(status, 422);
@@ -70,9 +83,11 @@ async fn a_batch_is_answered_in_order_and_one_bad_task_enqueues_none() {
 async fn a_listing_pages_with_its_cursor_filters_by_state_and_counts_for_the_banner() {
     let api = Api::start().await;
     for i in 0..7 {
-        api.enqueue(json!({"name": "tracked", "owner": "alice", "title": format!("t{i}")})).await;
+        api.enqueue(json!({"name": "tracked", "owner": "alice", "title": format!("t{i}")}))
+            .await;
     }
-    api.enqueue(json!({"name": "tracked", "owner": "bob"})).await;
+    api.enqueue(json!({"name": "tracked", "owner": "bob"}))
+        .await;
     let mut seen = Vec::new();
     let mut path = "/v1/tasks?owner=alice&limit=3".to_owned();
     loop {
@@ -111,7 +126,9 @@ async fn a_long_poll_answers_as_soon_as_the_task_is_final() {
         })
     })
     .await;
-    let task = api.enqueue(json!({"name": "gated", "handler": "gated"})).await;
+    let task = api
+        .enqueue(json!({"name": "gated", "handler": "gated"}))
+        .await;
     let id = id_of(&task);
     crate::util::wait_for_state(&api.engine, id.parse().unwrap(), |s| s == State::Running).await;
     let (status, now) = api.get(&format!("/v1/tasks/{id}?wait=0"), ADMIN).await;
@@ -121,7 +138,9 @@ async fn a_long_poll_answers_as_soon_as_the_task_is_final() {
         let id = id.clone();
         tokio::spawn(async move {
             let started = tokio::time::Instant::now();
-            let task: serde_json::Value = reqwest::Client::new()
+            let task: serde_json::Value = errand::run::http::client_builder()
+                .build()
+                .unwrap()
                 .get(format!("{base}/v1/tasks/{id}?wait=30"))
                 .bearer_auth(ADMIN)
                 .send()
@@ -138,12 +157,18 @@ async fn a_long_poll_answers_as_soon_as_the_task_is_final() {
     let started = tokio::time::Instant::now();
     let (_, still) = api.get(&format!("/v1/tasks/{id}?wait=1"), ADMIN).await;
     assert_eq!(still["state"], "running");
-    assert!(started.elapsed() >= std::time::Duration::from_secs(1), "it waited");
+    assert!(
+        started.elapsed() >= std::time::Duration::from_secs(1),
+        "it waited"
+    );
     assert!(!poll.is_finished(), "the long poll waits for the task");
     release.notify_one();
     let (task, waited) = poll.await.unwrap();
     assert_eq!(task["state"], "succeeded", "{task}");
-    assert!(waited < std::time::Duration::from_secs(30), "it answered on the event, not the timeout");
+    assert!(
+        waited < std::time::Duration::from_secs(30),
+        "it answered on the event, not the timeout"
+    );
     let (status, _) = api.get(&format!("/v1/tasks/{id}?wait=61"), ADMIN).await;
     assert_eq!(status, 422);
 }
@@ -158,14 +183,21 @@ async fn an_inline_enqueue_answers_with_the_task_already_run() {
     })
     .await;
     let (status, task) = api
-        .post("/v1/tasks", APP, json!({"name": "noop", "handler": "noop", "inline": true}))
+        .post(
+            "/v1/tasks",
+            APP,
+            json!({"name": "noop", "handler": "noop", "inline": true}),
+        )
         .await;
     assert_eq!(status, 201, "{task}");
     assert_eq!(task["state"], "succeeded", "{task}");
     let (_, later) = api
         .post("/v1/tasks", APP, json!({"name": "noop", "handler": "noop"}))
         .await;
-    assert_eq!(later["state"], "queued", "without inline, no worker runs it here");
+    assert_eq!(
+        later["state"], "queued",
+        "without inline, no worker runs it here"
+    );
 }
 
 #[tokio::test]
@@ -179,9 +211,13 @@ async fn an_engine_in_inline_mode_runs_every_enqueue_before_answering() {
     })
     .await;
     let (_, answer) = api
-        .post("/v1/tasks:batch", APP, json!({"tasks": [
-            {"name": "noop", "handler": "noop"}, {"name": "noop", "handler": "noop"}
-        ]}))
+        .post(
+            "/v1/tasks:batch",
+            APP,
+            json!({"tasks": [
+                {"name": "noop", "handler": "noop"}, {"name": "noop", "handler": "noop"}
+            ]}),
+        )
         .await;
     for entry in answer["tasks"].as_array().unwrap() {
         assert_eq!(entry["task"]["state"], "succeeded", "{entry}");
@@ -198,39 +234,65 @@ async fn cancel_retry_dismiss_and_resume_move_the_task_as_the_contract_says() {
             }
         })
         .handler("fails", |_ctx: TaskContext| async move {
-            Err(TaskError::new("no luck").detail("Traceback: line 1").permanent())
+            Err(TaskError::new("no luck")
+                .detail("Traceback: line 1")
+                .permanent())
         })
     })
     .await;
-    let failed = api.enqueue(json!({"name": "fails", "handler": "fails", "owner": "alice"})).await;
+    let failed = api
+        .enqueue(json!({"name": "fails", "handler": "fails", "owner": "alice"}))
+        .await;
     let failed = api.wait_final(&id_of(&failed)).await;
     assert_eq!(failed["error"]["detail"], "Traceback: line 1");
     let id = id_of(&failed);
-    let (status, retried) = api.post(&format!("/v1/tasks/{id}/retry"), APP, json!({})).await;
+    let (status, retried) = api
+        .post(&format!("/v1/tasks/{id}/retry"), APP, json!({}))
+        .await;
     assert_eq!(status, 200, "{retried}");
-    assert!(retried["state"] == "queued" || retried["state"] == "running", "{retried}");
+    assert!(
+        retried["state"] == "queued" || retried["state"] == "running",
+        "{retried}"
+    );
     let again = api.wait_final(&id).await;
     assert_eq!(again["state"], "failed");
     assert_eq!(again["attempt"], 2);
-    let (status, dismissed) = api.post(&format!("/v1/tasks/{id}/dismiss"), APP, json!({})).await;
+    let (status, dismissed) = api
+        .post(&format!("/v1/tasks/{id}/dismiss"), APP, json!({}))
+        .await;
     assert_eq!((status, &dismissed["dismissed"]), (200, &json!(true)));
 
     let asking = api.enqueue(json!({"name": "ask", "handler": "ask"})).await;
     let id = id_of(&asking);
-    let waiting = crate::util::wait_for_state(&api.engine, id.parse().unwrap(), |s| s == State::Waiting).await;
+    let waiting =
+        crate::util::wait_for_state(&api.engine, id.parse().unwrap(), |s| s == State::Waiting)
+            .await;
     assert_eq!(waiting.links.input_url.as_deref(), Some("/confirm"));
     let (status, resumed) = api
-        .post(&format!("/v1/tasks/{id}/resume"), APP, json!({"input": {"confirm": true}}))
+        .post(
+            &format!("/v1/tasks/{id}/resume"),
+            APP,
+            json!({"input": {"confirm": true}}),
+        )
         .await;
     assert_eq!(status, 200, "{resumed}");
     assert_eq!(api.wait_final(&id).await["state"], "succeeded");
 
     let queued = api.enqueue(json!({"name": "tracked"})).await;
     let id = id_of(&queued);
-    let (status, cancelled) = api.post(&format!("/v1/tasks/{id}/cancel"), APP, json!({})).await;
-    assert_eq!((status, cancelled["state"].as_str()), (200, Some("cancelled")));
-    let (status, again) = api.post(&format!("/v1/tasks/{id}/cancel"), APP, json!({})).await;
+    let (status, cancelled) = api
+        .post(&format!("/v1/tasks/{id}/cancel"), APP, json!({}))
+        .await;
+    assert_eq!(
+        (status, cancelled["state"].as_str()),
+        (200, Some("cancelled"))
+    );
+    let (status, again) = api
+        .post(&format!("/v1/tasks/{id}/cancel"), APP, json!({}))
+        .await;
     assert_eq!(status, 409, "{again}");
-    let (status, _) = api.post(&format!("/v1/tasks/{id}/resume"), APP, json!({})).await;
+    let (status, _) = api
+        .post(&format!("/v1/tasks/{id}/resume"), APP, json!({}))
+        .await;
     assert_eq!(status, 409);
 }
