@@ -93,10 +93,7 @@ mod tests {
         assert!(!sealed.windows(7).any(|w| w == b"session"));
         assert_eq!(sealer.open(id, &sealed).unwrap(), b"Cookie: session=abc");
         assert_eq!(sealer.open(TaskId::new(), &sealed), Err(SealError::Open));
-        assert_eq!(
-            Sealer::new([8; 32]).open(id, &sealed),
-            Err(SealError::Open)
-        );
+        assert_eq!(Sealer::new([8; 32]).open(id, &sealed), Err(SealError::Open));
         assert_eq!(sealer.open(id, &[]), Err(SealError::Open));
     }
 }

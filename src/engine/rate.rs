@@ -59,7 +59,11 @@ mod tests {
         assert_eq!(limiter.available(start), 0);
         assert_eq!(limiter.until_next(), Duration::from_millis(500));
         assert_eq!(limiter.available(start + Duration::from_millis(500)), 1);
-        assert_eq!(limiter.available(start + Duration::from_secs(60)), 2, "bursts are capped");
+        assert_eq!(
+            limiter.available(start + Duration::from_secs(60)),
+            2,
+            "bursts are capped"
+        );
     }
 
     #[test]

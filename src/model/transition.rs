@@ -170,7 +170,11 @@ mod tests {
         for from in State::FINAL {
             for transition in Transition::ALL {
                 let may_leave = transition == Retry && from != Succeeded;
-                assert_eq!(transition.apply(from).is_ok(), may_leave, "{transition} from {from}");
+                assert_eq!(
+                    transition.apply(from).is_ok(),
+                    may_leave,
+                    "{transition} from {from}"
+                );
             }
         }
     }
