@@ -224,3 +224,21 @@ fn a_first_start_prints_an_admin_key_once_and_a_restart_keeps_it() {
     let secrets = std::fs::read_to_string(dir.path().join("errand.db.secrets.toml")).unwrap();
     assert!(!secrets.contains(&key), "the key itself is not kept");
 }
+
+#[test]
+fn log_lines_are_json_objects_with_log_format_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("x.db").display());
+    let out = errand()
+        .args(["--log-format", "json", "migrate", "--database-url", &url])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert!(!lines.is_empty(), "migrate logged its migrations");
+    for line in lines {
+        let object: serde_json::Value = serde_json::from_str(line).expect(line);
+        assert!(object["level"].is_string() && object["fields"].is_object(), "{line}");
+    }
+}
