@@ -228,17 +228,34 @@ fn a_first_start_prints_an_admin_key_once_and_a_restart_keeps_it() {
 #[test]
 fn log_lines_are_json_objects_with_log_format_json() {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("x.db").display());
-    let out = errand()
-        .args(["--log-format", "json", "migrate", "--database-url", &url])
-        .output()
+    let mut child = errand()
+        .args(["--log-format", "json", "serve", "--listen", "127.0.0.1:0"])
+        .current_dir(dir.path())
+        .env_remove("ERRAND_DATABASE_URL")
+        .env_remove("ERRAND_CONFIG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
-    assert!(out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let lines: Vec<&str> = stderr.lines().collect();
-    assert!(!lines.is_empty(), "migrate logged its migrations");
-    for line in lines {
-        let object: serde_json::Value = serde_json::from_str(line).expect(line);
-        assert!(object["level"].is_string() && object["fields"].is_object(), "{line}");
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    for line in lines.by_ref().map_while(Result::ok) {
+        let object: serde_json::Value = serde_json::from_str(&line).expect(&line);
+        assert!(object["level"].is_string(), "{line}");
+        let message = object["fields"]["message"].as_str().unwrap_or_default().to_owned();
+        seen.push(message.clone());
+        if message == "API listening" {
+            assert!(object["fields"]["address"].is_string(), "{line}");
+            break;
+        }
     }
+    assert!(seen.iter().any(|m| m == "engine started"), "{seen:?}");
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    for line in lines.map_while(Result::ok) {
+        serde_json::from_str::<serde_json::Value>(&line).expect(&line);
+    }
+    assert!(child.wait().unwrap().success());
 }
