@@ -1,7 +1,10 @@
-//! One attempt: run the claimed task's handler under its timeout and stop signal, decide the
-//! outcome, and write it with the attempt's fence.
+//! One attempt: run the claimed task (its handler, or its dispatch to the application) under
+//! its timeout and stop signal, decide the outcome, and write it with the attempt's fence. A
+//! dispatch the application answers with 202 is handed over to it instead: no outcome is
+//! written, and the task stays `running` until the application reports.
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,7 +16,8 @@ use super::Shared;
 use super::backoff::retry_delay;
 use super::inflight::{Stop, StopReason};
 use crate::model::{ErrorInfo, Executor, Queue, State, Task};
-use crate::run::{HandlerResult, Retry, TaskContext, TaskError, TaskOutput};
+use crate::run::http::Dispatched;
+use crate::run::{Retry, TaskContext, TaskError, TaskOutput};
 use crate::store::{Lease, Outcome, StoreError};
 
 /// How long an aborted handler may take to stop before errand gives up waiting for it.
@@ -22,14 +26,36 @@ const ABORT_WAIT: Duration = Duration::from_secs(5);
 /// How long a handler stopped by the drain (its grace period over) has to return.
 const DRAIN_STOP_GRACE: Duration = Duration::from_secs(1);
 
-/// How the handler's run ended.
+/// What a run produced, when it did not fail.
+enum Ran {
+    /// An output that ends the attempt (a handler's, or a dispatch's answer).
+    Output(TaskOutput),
+    /// The application took the task over (a dispatch answered 202).
+    HandedOver,
+}
+
+/// What a run resolves to.
+type RunResult = Result<Ran, TaskError>;
+
+/// A run, ready to spawn.
+type Run = Pin<Box<dyn Future<Output = RunResult> + Send>>;
+
+/// How the run ended.
 enum Ended {
     /// It returned (or panicked) on its own.
-    Returned(Result<HandlerResult, JoinError>),
+    Returned(Result<RunResult, JoinError>),
     /// It ran past its timeout and was aborted (unless it returned at that very moment).
-    TimedOut(Duration, Option<HandlerResult>),
+    TimedOut(Duration, Option<RunResult>),
     /// It was asked to stop, and returned within the grace period or was aborted.
-    Stopped(StopReason, Option<Result<HandlerResult, JoinError>>),
+    Stopped(StopReason, Option<Result<RunResult, JoinError>>),
+}
+
+/// What follows the run.
+enum Next {
+    /// Write this outcome.
+    Record(Outcome),
+    /// Hand the attempt over to the application, which reports on it.
+    AwaitReports,
 }
 
 /// Registers a claimed attempt with the node (so that a drain or a cancellation reaches it from
@@ -46,13 +72,57 @@ pub(super) fn start(
     let stop = shared.inflight.register(lease);
     let shared = Arc::clone(shared);
     async move {
-        let outcome = execute(&shared, task, &stop).await;
-        let stored = match outcome {
-            Some(outcome) => record(&shared, lease, outcome).await,
+        let stored = match execute(&shared, task, &stop).await {
+            Some(Next::Record(outcome)) => record(&shared, lease, outcome).await,
+            Some(Next::AwaitReports) => {
+                // No longer this node's to renew (a renewal would find it lost).
+                shared.inflight.remove(lease);
+                hand_over(&shared, lease).await;
+                None
+            }
             None => None,
         };
         shared.inflight.remove(lease);
         stored
+    }
+}
+
+/// Hands the attempt over to the application until its first report is due.
+async fn hand_over(shared: &Shared, lease: Lease) {
+    let wait = shared
+        .dispatcher
+        .as_ref()
+        .map_or(shared.config.lease_ttl, |dispatcher| {
+            dispatcher.report_timeout()
+        });
+    let now = Timestamp::now();
+    let until = now.checked_add(wait).unwrap_or(Timestamp::MAX);
+    match shared.store.await_reports(lease, until).await {
+        Ok(()) => {
+            tracing::debug!(task = %lease.id, "handed over to the application, which reports on it");
+        }
+        Err(StoreError::StaleAttempt { .. }) => {
+            tracing::debug!(task = %lease.id, "the attempt lost its lease before it was handed over");
+            return;
+        }
+        Err(err) => {
+            // The lease will run out and the task go back to its queue.
+            tracing::warn!(task = %lease.id, error = %err, "could not hand the task over to the application");
+            return;
+        }
+    }
+    // A cancellation asked while this node held the attempt only flagged it; now that the
+    // application holds it, cancelling ends it at once.
+    match shared.store.get(lease.id).await {
+        Ok(Some(task)) if task.cancel_requested && task.fence == lease.fence => {
+            if let Err(err) = shared.store.cancel(lease.id, Timestamp::now()).await {
+                tracing::warn!(task = %lease.id, error = %err, "could not cancel a task handed over to the application");
+            }
+        }
+        Ok(_) => {}
+        Err(err) => {
+            tracing::warn!(task = %lease.id, error = %err, "could not read a task handed over to the application");
+        }
     }
 }
 
@@ -82,30 +152,15 @@ async fn record(shared: &Shared, lease: Lease, outcome: Outcome) -> Option<Task>
     }
 }
 
-/// Runs the handler; answers the outcome to record (`None`: nothing, the lease is gone).
-async fn execute(shared: &Shared, task: Task, stop: &Stop) -> Option<Outcome> {
-    let handler = match &task.executor {
-        Executor::Handler { handler } => shared.handlers.get(handler).ok_or_else(|| {
-            TaskError::new(format!("no handler named {handler:?} is registered")).permanent()
-        }),
-        other => Err(TaskError::new(format!(
-            "this engine cannot run tasks of executor {:?}",
-            other.kind()
-        ))
-        .permanent()),
-    };
-    let handler = match handler {
-        Ok(handler) => handler,
-        Err(err) => return Some(failure(shared, &task, err)),
-    };
+/// Runs the task; answers what follows (`None`: nothing, the lease is gone).
+async fn execute(shared: &Shared, task: Task, stop: &Stop) -> Option<Next> {
     let timeout = task.timeout;
     let task = Arc::new(task);
-    let ctx = TaskContext::new(
-        Arc::clone(&task),
-        Arc::clone(&shared.store),
-        stop.token().clone(),
-    );
-    let mut running = tokio::spawn(handler.run(ctx));
+    let (run, stoppable) = match runner(shared, &task, stop) {
+        Ok(runner) => runner,
+        Err(err) => return Some(Next::Record(failure(shared, &task, err))),
+    };
+    let mut running = tokio::spawn(run);
     let deadline = timeout.map(|t| Instant::now() + t);
     let until_deadline = async {
         match deadline {
@@ -120,6 +175,8 @@ async fn execute(shared: &Shared, task: Task, stop: &Stop) -> Option<Outcome> {
         () = stop.token().cancelled() => {
             let reason = stop.reason().unwrap_or(StopReason::Cancel);
             let grace = match reason {
+                // A request cannot see the stop signal: waiting would only delay the stop.
+                _ if !stoppable => Duration::ZERO,
                 StopReason::Cancel => shared.config.cancel_grace,
                 StopReason::Drain => DRAIN_STOP_GRACE,
                 StopReason::LeaseLost => Duration::ZERO,
@@ -137,18 +194,65 @@ async fn execute(shared: &Shared, task: Task, stop: &Stop) -> Option<Outcome> {
         }
     };
     match ended {
+        // The application took over a task the user cancelled meanwhile: it ends now, and
+        // the application's reports will be refused.
+        Ended::Stopped(StopReason::Cancel, Some(Ok(Ok(Ran::HandedOver)))) => {
+            Some(Next::Record(Outcome::Cancelled))
+        }
         // Work that got done stands, whatever asked it to stop meanwhile.
-        Ended::Returned(Ok(Ok(output)))
-        | Ended::TimedOut(_, Some(Ok(output)))
-        | Ended::Stopped(_, Some(Ok(Ok(output)))) => Some(done(output)),
-        Ended::Stopped(reason, _) => stopped(reason),
-        Ended::Returned(Ok(Err(err))) => Some(failure(shared, &task, err)),
-        Ended::Returned(Err(join)) => Some(failure(shared, &task, panicked(join))),
-        Ended::TimedOut(after, _) => Some(failure(
+        Ended::Returned(Ok(Ok(ran)))
+        | Ended::TimedOut(_, Some(Ok(ran)))
+        | Ended::Stopped(_, Some(Ok(Ok(ran)))) => Some(match ran {
+            Ran::Output(output) => Next::Record(done(output)),
+            Ran::HandedOver => Next::AwaitReports,
+        }),
+        Ended::Stopped(reason, _) => stopped(reason).map(Next::Record),
+        Ended::Returned(Ok(Err(err))) => Some(Next::Record(failure(shared, &task, err))),
+        Ended::Returned(Err(join)) => Some(Next::Record(failure(shared, &task, panicked(join)))),
+        Ended::TimedOut(after, _) => Some(Next::Record(failure(
             shared,
             &task,
             TaskError::new(format!("timed out after {}", humane(after))),
-        )),
+        ))),
+    }
+}
+
+/// The run of `task` by its executor, and whether it sees the stop signal (a handler does; a
+/// request does not, and is dropped at once).
+fn runner(shared: &Shared, task: &Arc<Task>, stop: &Stop) -> Result<(Run, bool), TaskError> {
+    match &task.executor {
+        Executor::Handler { handler } => {
+            let handler = shared.handlers.get(handler).ok_or_else(|| {
+                TaskError::new(format!("no handler named {handler:?} is registered")).permanent()
+            })?;
+            let ctx = TaskContext::new(
+                Arc::clone(task),
+                Arc::clone(&shared.store),
+                stop.token().clone(),
+            );
+            let run = handler.run(ctx);
+            Ok((Box::pin(async move { run.await.map(Ran::Output) }), true))
+        }
+        Executor::Http { .. } => {
+            let dispatcher = shared.dispatcher.clone().ok_or_else(|| {
+                TaskError::new(
+                    "this errand has no HTTP dispatch configured (no targets), so it cannot run http tasks",
+                )
+                .permanent()
+            })?;
+            let task = Arc::clone(task);
+            let run = async move {
+                match dispatcher.dispatch(&task).await? {
+                    Dispatched::Done(output) => Ok(Ran::Output(output)),
+                    Dispatched::Accepted => Ok(Ran::HandedOver),
+                }
+            };
+            Ok((Box::pin(run), false))
+        }
+        Executor::Tracked => Err(TaskError::new(
+            "a tracked task is run by the application, not by errand",
+        )
+        .permanent()),
     }
 }
 
@@ -179,7 +283,7 @@ fn stopped(reason: StopReason) -> Option<Outcome> {
 /// Aborts a handler and waits until it has stopped (an async handler stops at its next await;
 /// one stuck in blocking code cannot be stopped, and is left behind with a warning). Answers
 /// the handler's result if it returned at that very moment, before the abort took hold.
-async fn abort(task: &Task, mut running: JoinHandle<HandlerResult>) -> Option<HandlerResult> {
+async fn abort(task: &Task, mut running: JoinHandle<RunResult>) -> Option<RunResult> {
     running.abort();
     match tokio::time::timeout(ABORT_WAIT, &mut running).await {
         Ok(Ok(result)) => Some(result),

@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use super::{Engine, EngineConfig, EngineError, QueueRuntime, Shared};
 use crate::model::Queue;
+use crate::run::http::Dispatcher;
 use crate::run::{Handler, Handlers};
 use crate::store::Store;
 use crate::store::sqlite::SqliteStore;
@@ -45,6 +46,7 @@ pub struct EngineBuilder {
     store: Option<StoreChoice>,
     queues: Vec<Queue>,
     handlers: Handlers,
+    dispatcher: Option<Arc<Dispatcher>>,
     config: EngineConfig,
 }
 
@@ -71,6 +73,12 @@ impl EngineBuilder {
     /// Runs tasks whose handler is `name` with `handler`.
     pub fn handler(mut self, name: impl Into<String>, handler: impl Handler) -> Self {
         self.handlers.insert(name, handler);
+        self
+    }
+
+    /// Runs `http` tasks with `dispatcher` (without one, they fail for good).
+    pub fn dispatcher(mut self, dispatcher: Arc<Dispatcher>) -> Self {
+        self.dispatcher = Some(dispatcher);
         self
     }
 
@@ -114,6 +122,7 @@ impl EngineBuilder {
                 queue.name.clone(),
                 QueueRuntime {
                     slots: Arc::new(Semaphore::new(queue.concurrency as usize)),
+                    capacity: std::sync::Mutex::new(queue.concurrency as usize),
                     ready: Notify::new(),
                     config: queue,
                 },
@@ -123,6 +132,7 @@ impl EngineBuilder {
             store,
             queues: runtimes,
             handlers: self.handlers,
+            dispatcher: self.dispatcher,
             config: self.config,
             node: Uuid::now_v7(),
             inflight: Default::default(),

@@ -15,6 +15,7 @@ mod config;
 mod heartbeat;
 mod inflight;
 mod maintenance;
+mod rate;
 mod signals;
 mod waker;
 mod worker;
@@ -38,6 +39,7 @@ pub use signals::DrainSignals;
 use self::inflight::{Inflight, StopReason};
 use crate::model::{Event, Executor, NewTask, Queue, State, Task, TaskId};
 use crate::run::Handlers;
+use crate::run::http::Dispatcher;
 use crate::store::{Counts, Enqueued, Store, StoreError, TaskFilter, TaskPage};
 
 /// What the engine refused, or what failed under it.
@@ -64,6 +66,8 @@ struct QueueRuntime {
     ready: Notify,
     /// This node's slots.
     slots: Arc<Semaphore>,
+    /// How many slots the node was last given.
+    capacity: std::sync::Mutex<usize>,
 }
 
 /// What the engine's tasks share.
@@ -71,6 +75,8 @@ struct Shared {
     store: Arc<dyn Store>,
     queues: HashMap<String, QueueRuntime>,
     handlers: Handlers,
+    /// Runs `http` tasks; without it they fail.
+    dispatcher: Option<Arc<Dispatcher>>,
     config: EngineConfig,
     node: Uuid,
     inflight: Inflight,
@@ -142,6 +148,11 @@ impl Engine {
         &self.shared.store
     }
 
+    /// The dispatcher that runs `http` tasks, if the engine has one.
+    pub fn dispatcher(&self) -> Option<&Arc<Dispatcher>> {
+        self.shared.dispatcher.as_ref()
+    }
+
     /// Enqueues one task. Under inline mode, its first attempt runs before this returns.
     pub async fn enqueue(&self, task: NewTask) -> Result<Enqueued, EngineError> {
         let mut enqueued = self.enqueue_batch(vec![task]).await?;
@@ -153,12 +164,23 @@ impl Engine {
     /// Enqueues tasks in order, in one transaction. Under inline mode, each new task that is
     /// ready is claimed in that same transaction, and its first attempt runs before this returns.
     pub async fn enqueue_batch(&self, tasks: Vec<NewTask>) -> Result<Vec<Enqueued>, EngineError> {
+        self.enqueue_batch_with(tasks, self.shared.config.inline)
+            .await
+    }
+
+    /// Enqueues tasks like [`Engine::enqueue_batch`], inline or not whatever the engine's mode
+    /// (an API caller may ask for an inline run of its own enqueue).
+    pub async fn enqueue_batch_with(
+        &self,
+        tasks: Vec<NewTask>,
+        inline: bool,
+    ) -> Result<Vec<Enqueued>, EngineError> {
         let tasks = tasks
             .into_iter()
             .map(|task| self.resolve(task))
             .collect::<Result<Vec<_>, _>>()?;
         let now = Timestamp::now();
-        if !self.shared.config.inline {
+        if !inline {
             return Ok(self.shared.store.enqueue(tasks, now).await?);
         }
         let mut enqueued = self
@@ -200,6 +222,15 @@ impl Engine {
         {
             return Err(EngineError::UnknownHandler(handler.clone()));
         }
+        // An engine without a dispatcher may enqueue for another node that has one.
+        if let (Executor::Http { target, path }, Some(dispatcher)) =
+            (&task.executor, &self.shared.dispatcher)
+        {
+            let target = dispatcher.target(target).ok_or_else(|| {
+                EngineError::Invalid(format!("no target named {target:?} is configured"))
+            })?;
+            target.url_for(path).map_err(EngineError::Invalid)?;
+        }
         task.max_attempts = Some(
             task.max_attempts
                 .unwrap_or(queue.config.max_attempts)
@@ -233,6 +264,52 @@ impl Engine {
             self.shared.inflight.stop(id, StopReason::Cancel);
         }
         Ok(task)
+    }
+
+    /// Queues a failed, cancelled or expired task again, with a fresh budget of attempts.
+    pub async fn retry(&self, id: TaskId) -> Result<Task, EngineError> {
+        Ok(self.shared.store.retry(id, Timestamp::now()).await?)
+    }
+
+    /// The settings of the queue named `name`, if this engine runs it.
+    pub fn queue(&self, name: &str) -> Option<&Queue> {
+        self.shared.queues.get(name).map(|runtime| &runtime.config)
+    }
+
+    /// Whether every enqueue runs its task before it returns.
+    pub fn inline(&self) -> bool {
+        self.shared.config.inline
+    }
+
+    /// This node's identity (the holder of its leases).
+    pub fn node(&self) -> Uuid {
+        self.shared.node
+    }
+
+    /// Changes how many tasks of a queue may run at once, on every node (the store enforces
+    /// it at each claim); this node's own slots follow.
+    pub async fn set_queue_concurrency(&self, name: &str, slots: u32) -> Result<(), EngineError> {
+        let runtime = self
+            .shared
+            .queues
+            .get(name)
+            .ok_or_else(|| EngineError::UnknownQueue(name.to_owned()))?;
+        let slots = slots.max(1);
+        let mut queue = runtime.config.clone();
+        queue.concurrency = slots;
+        self.shared.store.upsert_queue(&queue).await?;
+        let mut current = runtime.capacity.lock().unwrap_or_else(|e| e.into_inner());
+        let wanted = slots as usize;
+        if wanted > *current {
+            runtime.slots.add_permits(wanted - *current);
+        } else {
+            // The free slots are withdrawn now. Busy ones come back to the node as they free,
+            // but the store holds every claim to the queue's new size anyway.
+            runtime.slots.forget_permits(*current - wanted);
+        }
+        *current = wanted;
+        runtime.ready.notify_one();
+        Ok(())
     }
 
     /// Hides a final task from its owner's banner.

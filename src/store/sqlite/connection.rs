@@ -37,6 +37,11 @@ pub(super) fn open(path: &Path, durability: Durability) -> rusqlite::Result<Conn
     // After a checkpoint lets the WAL start over, its file is cut back to 64 MiB.
     conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
+    // Deleted content is overwritten with zeros, in b-tree pages and freed pages alike: the
+    // sealed credentials of a task that became final (and every older version of a row) are
+    // gone from the file once the log is checkpointed, not left in free space. `FAST` would
+    // leave freed overflow pages, where a large task's last columns live, as they were.
+    conn.pragma_update(None, "secure_delete", "ON")?;
     // 16 MiB of page cache per connection keeps the hot indexes in memory.
     conn.pragma_update(None, "cache_size", -16_000)?;
     // Plans depend on the SQL alone, never on bound values. Without this, SQLite marks
