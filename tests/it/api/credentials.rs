@@ -154,3 +154,35 @@ async fn forwarded_credentials_reach_the_target_and_are_never_shown_logged_or_ke
         "{logged}"
     );
 }
+
+#[tokio::test]
+async fn an_inline_dispatch_answers_with_the_applications_result() {
+    let (base, seen) = application().await;
+    let target = Target {
+        name: "app".into(),
+        base_url: base.parse().unwrap(),
+        secret: None,
+        forward_headers: vec![],
+        timeout: Duration::from_secs(10),
+        concurrency: None,
+    };
+    let dispatcher = Dispatcher::new(dispatch_settings(vec![target], Duration::from_secs(60))).unwrap();
+    let api = Api::start_with(Options::default(), move |b| {
+        b.dispatcher(Arc::new(dispatcher)).config(errand::engine::EngineConfig {
+            run_workers: false,
+            ..crate::util::quick_config()
+        })
+    })
+    .await;
+    let (status, task) = api
+        .post(
+            "/v1/tasks",
+            APP,
+            json!({"name": "content.delete", "target": "app", "path": "/hooks/delete", "inline": true}),
+        )
+        .await;
+    assert_eq!(status, 201, "{task}");
+    assert_eq!(task["state"], "succeeded", "the dispatch ran before the answer: {task}");
+    assert_eq!(task["result"]["deleted"], 2);
+    assert_eq!(seen.lock().unwrap().len(), 1);
+}
