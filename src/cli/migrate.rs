@@ -2,12 +2,12 @@
 
 use anyhow::Context;
 use clap::Args;
-use errand::store::sqlite::SqliteStore;
+use errand::config::Database;
 
 /// Flags of `errand migrate`.
 #[derive(Debug, Args)]
 pub struct MigrateArgs {
-    /// The database: `sqlite://PATH` (or a plain path).
+    /// The database: `sqlite://PATH` (or a plain path), or `postgres://…`.
     #[arg(
         long,
         env = "ERRAND_DATABASE_URL",
@@ -18,17 +18,15 @@ pub struct MigrateArgs {
 
 /// Applies the pending migrations.
 pub async fn run(args: MigrateArgs) -> anyhow::Result<()> {
-    let path = errand::config::sqlite_path(&args.database_url)?;
-    let applied = tokio::task::spawn_blocking({
-        let path = path.clone();
-        move || SqliteStore::migrate(path)
-    })
-    .await?
-    .with_context(|| format!("migrating {}", path.display()))?;
+    let database = Database::parse(&args.database_url, 1)?;
+    let applied = database
+        .migrate()
+        .await
+        .with_context(|| format!("migrating {database}"))?;
     if applied.is_empty() {
-        println!("{} is up to date", path.display());
+        println!("{database} is up to date");
     } else {
-        println!("{}: applied migrations {applied:?}", path.display());
+        println!("{database}: applied migrations {applied:?}");
     }
     Ok(())
 }

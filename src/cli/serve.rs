@@ -34,7 +34,7 @@ pub struct ServeArgs {
     /// Where the API listens, like 127.0.0.1:7700 (port 0: any free port).
     #[arg(long)]
     listen: Option<String>,
-    /// The database: `sqlite://PATH` (or a plain path).
+    /// The database: `sqlite://PATH` (or a plain path), or `postgres://…`.
     #[arg(long)]
     database_url: Option<String>,
     /// errand's URL as the application reaches it (for the dispatch's `Errand-Callback`).
@@ -89,7 +89,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         (None, Some(listener)) => format!("http://{}", listener.local_addr()?),
         (None, None) => format!("http://{}", resolved.listen),
     };
-    tracing::info!(database = %resolved.database.display(), "starting errand");
+    tracing::info!(database = %resolved.database, "starting errand");
     let engine = start_engine(&resolved, public_url, !args.api_only).await?;
     let metrics = Arc::new(Metrics::default());
     tokio::spawn(errand::metrics::record(
@@ -139,8 +139,13 @@ async fn start_engine(
     public_url: String,
     run_workers: bool,
 ) -> anyhow::Result<Engine> {
+    let store = resolved
+        .database
+        .open()
+        .await
+        .with_context(|| format!("could not open {}", resolved.database))?;
     let mut builder = Engine::builder()
-        .sqlite(&resolved.database)
+        .store(store)
         .config(errand::engine::EngineConfig {
             run_workers,
             ..resolved.engine.clone()
@@ -165,5 +170,5 @@ async fn start_engine(
     builder
         .start()
         .await
-        .with_context(|| format!("could not start on {}", resolved.database.display()))
+        .with_context(|| format!("could not start on {}", resolved.database))
 }

@@ -53,6 +53,9 @@ fn apply_env(config: &mut Config, env: impl Fn(&str) -> Option<String>) -> anyho
     if let Some(value) = text("ERRAND_DATABASE_URL") {
         config.database_url = value;
     }
+    if let Some(value) = text("ERRAND_DATABASE_POOL_SIZE") {
+        config.database_pool_size = parse_env("ERRAND_DATABASE_POOL_SIZE", &value)?;
+    }
     if let Some(value) = text("ERRAND_PUBLIC_URL") {
         config.public_url = Some(value);
     }

@@ -3,6 +3,7 @@
 //! settings as the file writes them, with their defaults; `resolve.rs` turns them into the
 //! objects the engine and the API run with, and refuses what cannot work.
 
+mod database;
 mod load;
 mod resolve;
 
@@ -11,7 +12,8 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 pub use load::{Overrides, load};
-pub use resolve::{Resolved, resolve, sqlite_path};
+pub use database::Database;
+pub use resolve::{Resolved, resolve};
 
 use crate::auth::Scope;
 
@@ -21,8 +23,10 @@ use crate::auth::Scope;
 pub struct Config {
     /// Where the API listens (`ERRAND_LISTEN`).
     pub listen: String,
-    /// The database: `sqlite://PATH` (`ERRAND_DATABASE_URL`).
+    /// The database: `sqlite://PATH` or `postgres://…` (`ERRAND_DATABASE_URL`).
     pub database_url: String,
+    /// The most connections to PostgreSQL this node opens (`ERRAND_DATABASE_POOL_SIZE`).
+    pub database_pool_size: usize,
     /// errand's URL as the application reaches it, for `Errand-Callback` (`ERRAND_PUBLIC_URL`;
     /// default `http://` + `listen`).
     pub public_url: Option<String>,
@@ -52,6 +56,7 @@ impl Default for Config {
         Config {
             listen: "127.0.0.1:7700".into(),
             database_url: "sqlite://errand.db".into(),
+            database_pool_size: 16,
             public_url: None,
             retention_days: 7,
             inline: false,

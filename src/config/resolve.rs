@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 
 use super::Config;
+use super::database::Database;
 use crate::auth::secrets::{self, Wanted};
 use crate::auth::{ApiKeys, Sealer, TaskTokens, UserTokens};
 use crate::engine::EngineConfig;
@@ -23,8 +24,8 @@ pub const DEFAULT_QUEUE: &str = "default";
 pub struct Resolved {
     /// Where the API listens.
     pub listen: SocketAddr,
-    /// The SQLite file.
-    pub database: PathBuf,
+    /// The database.
+    pub database: Database,
     /// errand's URL as the application reaches it (`None`: `http://` and the address the API
     /// listens on, once bound).
     pub public_url: Option<String>,
@@ -63,7 +64,7 @@ pub fn resolve(config: Config) -> anyhow::Result<Resolved> {
             config.listen
         )
     })?;
-    let database = sqlite_path(&config.database_url)?;
+    let database = Database::parse(&config.database_url, config.database_pool_size)?;
     let public_url = config
         .public_url
         .as_deref()
@@ -86,9 +87,10 @@ pub fn resolve(config: Config) -> anyhow::Result<Resolved> {
         .map(|(name, target)| self::target(name, target))
         .collect::<anyhow::Result<Vec<_>>>()?;
 
-    let secrets_file = match &config.auth.secrets_file {
-        Some(path) => PathBuf::from(path),
-        None => secrets::path_beside(&database),
+    let secrets_file = match (&config.auth.secrets_file, &database) {
+        (Some(path), _) => PathBuf::from(path),
+        (None, Database::Sqlite(path)) => secrets::path_beside(path),
+        (None, Database::Postgres(_)) => PathBuf::from("errand.secrets.toml"),
     };
     let loaded = secrets::load_or_generate(
         &secrets_file,
@@ -163,20 +165,6 @@ pub fn resolve(config: Config) -> anyhow::Result<Resolved> {
         new_admin_api_key: loaded.new_admin_api_key,
         secrets_file,
     })
-}
-
-/// The database path of a `sqlite://PATH` URL, or of a plain path.
-pub fn sqlite_path(database_url: &str) -> anyhow::Result<PathBuf> {
-    if let Some(path) = database_url.strip_prefix("sqlite://") {
-        if path.is_empty() {
-            bail!("the database URL {database_url:?} names no file (try sqlite://errand.db)");
-        }
-        return Ok(path.into());
-    }
-    if database_url.contains("://") {
-        bail!("the database URL {database_url:?} is not supported: use sqlite://PATH");
-    }
-    Ok(database_url.into())
 }
 
 fn queues(config: &Config) -> anyhow::Result<Vec<Queue>> {
@@ -288,20 +276,6 @@ mod tests {
         let mut config: Config = toml::from_str(toml_text).unwrap();
         config.database_url = format!("sqlite://{}", dir.join("errand.db").display());
         config
-    }
-
-    #[test]
-    fn database_urls_name_a_sqlite_file() {
-        assert_eq!(
-            sqlite_path("sqlite://errand.db").unwrap(),
-            PathBuf::from("errand.db")
-        );
-        assert_eq!(
-            sqlite_path("/var/lib/errand.db").unwrap(),
-            PathBuf::from("/var/lib/errand.db")
-        );
-        assert!(sqlite_path("sqlite://").is_err());
-        assert!(sqlite_path("mysql://x").is_err());
     }
 
     #[test]
