@@ -1,12 +1,11 @@
 //! What a user or the application does to a task: cancel, retry, dismiss, resume. A user
 //! token acts on its owner's tasks only; a key needs the `enqueue` scope.
 
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 
 use super::ApiState;
 use super::caller::Caller;
-use super::error::{ApiError, ApiJson};
+use super::error::{ApiError, ApiJson, RawBody, optional_json_body};
 use super::tasks::task_id;
 use super::wire::ResumeRequest;
 use crate::auth::Scope;
@@ -80,34 +79,11 @@ pub(super) async fn resume(
     State(state): State<ApiState>,
     caller: Caller,
     Path(id): Path<String>,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Result<ApiJson<Task>, ApiError> {
     let id = state.acting_on(&caller, &id).await?;
-    let request: ResumeRequest = optional_json(&body)?;
+    let request: ResumeRequest = optional_json_body(&body)?;
     Ok(ApiJson(state.engine().resume(id, request.input).await?))
-}
-
-/// An optional JSON body: empty is the default.
-pub(super) fn optional_json<T: serde::de::DeserializeOwned + Default>(
-    body: &[u8],
-) -> Result<T, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(T::default());
-    }
-    json_body(body)
-}
-
-/// A JSON body read once the caller is known to be allowed (so that a stranger learns
-/// nothing from validation errors).
-pub(super) fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|err| match err.classify() {
-        serde_json::error::Category::Data => ApiError::invalid(err.to_string()),
-        _ => ApiError::new(
-            axum::http::StatusCode::BAD_REQUEST,
-            "invalid_json",
-            err.to_string(),
-        ),
-    })
 }
 
 impl ApiState {

@@ -83,12 +83,18 @@ impl FromRequestParts<ApiState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, ApiError> {
-        let token = bearer(parts)?.ok_or_else(|| {
-            ApiError::unauthorized(
-                "send an API key or a user token as `Authorization: Bearer …` (or `?token=`)",
-            )
-        })?;
-        state.identify(&token)
+        match bearer(parts)? {
+            Some(token) => state.identify(&token),
+            None => match query_token(parts) {
+                // Only a user token may travel in a URL (EventSource cannot set headers): a
+                // key there would end up in access logs.
+                Some(token) => state.identify_user(&token),
+                None => Err(ApiError::unauthorized(
+                    "send an API key or a user token as `Authorization: Bearer …` \
+                     (or a user token as `?token=`)",
+                )),
+            },
+        }
     }
 }
 
@@ -108,7 +114,12 @@ impl ApiState {
         if token.split('.').count() != 3 {
             return Err(ApiError::unauthorized("the API key is not valid"));
         }
-        match auth.user_tokens.verify(token, Timestamp::now()) {
+        self.identify_user(token)
+    }
+
+    /// The owner of a user token.
+    fn identify_user(&self, token: &str) -> Result<Caller, ApiError> {
+        match self.inner.user_tokens.verify(token, Timestamp::now()) {
             Ok(owner) => Ok(Caller::User(owner)),
             Err(TokenError::Expired) => Err(ApiError::new(
                 axum::http::StatusCode::UNAUTHORIZED,
@@ -120,8 +131,7 @@ impl ApiState {
     }
 }
 
-/// The bearer token of the request: the `Authorization` header's, else the `token` query
-/// parameter's.
+/// The bearer token of the `Authorization` header.
 fn bearer(parts: &Parts) -> Result<Option<String>, ApiError> {
     if let Some(value) = parts.headers.get(AUTHORIZATION) {
         let value = value
@@ -133,11 +143,16 @@ fn bearer(parts: &Parts) -> Result<Option<String>, ApiError> {
             .ok_or_else(|| ApiError::unauthorized("use `Authorization: Bearer <key or token>`"))?;
         return Ok(Some(token.trim().to_owned()));
     }
+    Ok(None)
+}
+
+/// The `token` query parameter.
+fn query_token(parts: &Parts) -> Option<String> {
     let query = parts.uri.query().unwrap_or("");
-    Ok(query.split('&').find_map(|pair| {
+    query.split('&').find_map(|pair| {
         let (name, value) = pair.split_once('=')?;
         (name == "token").then(|| percent_decode(value))
-    }))
+    })
 }
 
 /// Decodes the `%XX` escapes and `+` of a query value.

@@ -5,7 +5,7 @@
 //! bodies) the same shape.
 
 use axum::Json;
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
@@ -55,11 +55,6 @@ impl ApiError {
     /// 422: the request is well-formed but asks for something that cannot be.
     pub fn invalid(message: impl Into<String>) -> Self {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", message)
-    }
-
-    /// 400: the request cannot be read.
-    pub fn bad_request(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_request", message)
     }
 
     /// 401: no credentials, or credentials errand does not accept.
@@ -119,9 +114,9 @@ impl From<StoreError> for ApiError {
         match &err {
             StoreError::TaskNotFound(_) => ApiError::not_found(err.to_string()),
             StoreError::QueueNotFound(_) => ApiError::not_found(err.to_string()),
-            StoreError::Illegal { .. } | StoreError::NotFinal { .. } => {
-                ApiError::conflict(err.to_string())
-            }
+            StoreError::Illegal { .. }
+            | StoreError::NotFinal { .. }
+            | StoreError::Conflict { .. } => ApiError::conflict(err.to_string()),
             StoreError::StaleAttempt { .. } => ApiError::new(
                 StatusCode::CONFLICT,
                 "stale_attempt",
@@ -165,33 +160,89 @@ where
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match Json::<T>::from_request(request, state).await {
-            Ok(Json(value)) => Ok(ApiJson(value)),
-            Err(rejection) => Err(json_rejection(rejection)),
+        let json = request
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|value| {
+                let essence = value.split(';').next().unwrap_or("").trim();
+                essence == "application/json" || essence.ends_with("+json")
+            });
+        if !json {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "invalid_request",
+                "send the body as JSON, with Content-Type: application/json",
+            ));
+        }
+        let RawBody(body) = RawBody::from_request(request, state).await?;
+        json_body(&body).map(ApiJson)
+    }
+}
+
+/// A body read whole (up to `max_body_bytes`), rejected in errand's error shape: for the
+/// routes that check the caller before they read the body.
+#[derive(Debug, Clone, Default)]
+pub struct RawBody(pub axum::body::Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for RawBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::body::Bytes::from_request(request, state).await {
+            Ok(bytes) => Ok(RawBody(bytes)),
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    "the request body is larger than errand takes (max_body_bytes)",
+                ))
+            }
+            Err(rejection) => Err(ApiError::new(
+                rejection.status(),
+                "invalid_request",
+                rejection.body_text(),
+            )),
         }
     }
 }
 
-fn json_rejection(rejection: JsonRejection) -> ApiError {
-    let status = rejection.status();
-    let detail = rejection.body_text();
-    match &rejection {
-        JsonRejection::JsonDataError(_) => ApiError::invalid(detail),
-        JsonRejection::JsonSyntaxError(_) => {
-            ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", detail)
+/// A JSON document: 400 if it is not JSON, 422 if it does not fit (unknown fields, missing
+/// ones, numbers out of range), with the place of the problem.
+pub fn json_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let value = match serde_path_to_error::deserialize(&mut deserializer) {
+        Ok(value) => value,
+        Err(err) => {
+            let path = err.path().to_string();
+            let inner = err.into_inner();
+            let message = match path.as_str() {
+                "." | "" => inner.to_string(),
+                path => format!("{path}: {inner}"),
+            };
+            return Err(json_error(&inner, message));
         }
-        JsonRejection::MissingJsonContentType(_) => ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "invalid_request",
-            "send the body as JSON, with Content-Type: application/json",
-        ),
-        _ if status == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
-            status,
-            "payload_too_large",
-            "the request body is larger than errand takes (max_body_bytes)",
-        ),
-        _ => ApiError::new(status, "invalid_request", detail),
+    };
+    deserializer
+        .end()
+        .map_err(|err| json_error(&err, err.to_string()))?;
+    Ok(value)
+}
+
+/// 422 for JSON that does not fit, 400 for what is not JSON.
+fn json_error(err: &serde_json::Error, message: String) -> ApiError {
+    match err.classify() {
+        serde_json::error::Category::Data => ApiError::invalid(message),
+        _ => ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", message),
     }
+}
+
+/// An optional JSON body: empty is the default.
+pub fn optional_json_body<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    json_body(body)
 }
 
 impl<T: Serialize> IntoResponse for ApiJson<T> {

@@ -121,22 +121,26 @@ impl ApiState {
         let mut checks = Vec::new();
         for target in dispatcher.targets() {
             let name = format!("target:{}", target.name);
+            // Named without the credentials a base URL may carry.
+            let mut shown = target.base_url.clone();
+            let _ = shown.set_password(None);
+            let _ = shown.set_username("");
             let answer = client.get(target.base_url.clone()).send().await;
             checks.push(match answer {
                 Ok(answer) => check(
                     name,
                     CheckStatus::Ok,
-                    format!("{} answered {}", target.base_url, answer.status()),
+                    format!("{shown} answered {}", answer.status()),
                 ),
                 Err(err) if err.is_timeout() => check(
                     name,
                     CheckStatus::Fail,
-                    format!("{} did not answer within {TARGET_WAIT:?}", target.base_url),
+                    format!("{shown} did not answer within {TARGET_WAIT:?}"),
                 ),
                 Err(err) => check(
                     name,
                     CheckStatus::Fail,
-                    format!("{} is unreachable: {err}", target.base_url),
+                    format!("{shown} is unreachable: {}", err.without_url()),
                 ),
             });
         }
@@ -164,7 +168,15 @@ impl ApiState {
                     Ok(event) if event.task.id == id && event.task.state.is_final() => {
                         return Some(event.task.state);
                     }
-                    Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Ok(_) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                        // Missed events: ask the store instead.
+                        if let Ok(Some(task)) = engine.get(id).await
+                            && task.state.is_final()
+                        {
+                            return Some(task.state);
+                        }
+                    }
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
                 }
             }

@@ -4,14 +4,12 @@
 //! the task's current one; a report for an attempt that is no longer current gets 409.
 //! Every report from the application moves the deadline of its next one.
 
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use jiff::Timestamp;
 
 use super::ApiState;
-use super::actions::{json_body, optional_json};
 use super::caller::Caller;
-use super::error::{ApiError, ApiJson};
+use super::error::{ApiError, ApiJson, RawBody, json_body, optional_json_body};
 use super::tasks::task_id;
 use super::wire::{CompleteReport, FailReport, ProgressReport};
 use crate::auth::Scope;
@@ -34,7 +32,7 @@ pub(super) async fn start(
 ) -> Result<ApiJson<Task>, ApiError> {
     let (task, lease) = state.reporting(&caller, &id).await?;
     let now = Timestamp::now();
-    let until = now + state.inner.report_timeout;
+    let until = state.report_deadline(now);
     if task.state == TaskState::Queued && task.executor == Executor::Tracked {
         let engine = state.engine();
         let claimed = engine
@@ -48,10 +46,17 @@ pub(super) async fn start(
         engine.store().await_reports(lease, until).await?;
         return state.current(task.id).await;
     }
-    if task.state != TaskState::Running {
+    if task.state != TaskState::Running || !task.reported {
         return Err(ApiError::conflict(format!(
-            "task {} is {}: only a queued tracked task can be started",
-            task.id, task.state
+            "task {} is {}{}: only a queued tracked task, or one whose dispatch was answered \
+             with 202, can be started",
+            task.id,
+            task.state,
+            if task.state == TaskState::Running {
+                " on a node of errand's"
+            } else {
+                ""
+            },
         )));
     }
     state.engine().store().await_reports(lease, until).await?;
@@ -71,9 +76,10 @@ pub(super) async fn progress(
     State(state): State<ApiState>,
     caller: Caller,
     Path(id): Path<String>,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Result<ApiJson<Task>, ApiError> {
-    let report: ProgressReport = optional_json(&body)?;
+    let (task, lease) = state.reporting(&caller, &id).await?;
+    let report: ProgressReport = optional_json_body(&body)?;
     if report.percent.is_some_and(|p| !(0.0..=100.0).contains(&p)) {
         return Err(ApiError::invalid("percent must be between 0 and 100"));
     }
@@ -82,7 +88,6 @@ pub(super) async fn progress(
     {
         return Err(ApiError::invalid("current must not be more than total"));
     }
-    let (task, lease) = state.reporting(&caller, &id).await?;
     let now = Timestamp::now();
     let mut progress = Progress {
         percent: report.percent,
@@ -98,9 +103,12 @@ pub(super) async fn progress(
     let store = state.engine().store();
     let updated = store.report_progress(lease, progress, now).await?;
     if task.reported {
-        store
-            .await_reports(lease, now + state.inner.report_timeout)
-            .await?;
+        // The progress is recorded; if the attempt ended meanwhile (its outcome reported at
+        // the same moment), there is no deadline left to move.
+        match store.await_reports(lease, state.report_deadline(now)).await {
+            Ok(()) | Err(crate::store::StoreError::StaleAttempt { .. }) => {}
+            Err(err) => return Err(err.into()),
+        }
     }
     Ok(ApiJson(updated))
 }
@@ -118,10 +126,10 @@ pub(super) async fn complete(
     State(state): State<ApiState>,
     caller: Caller,
     Path(id): Path<String>,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Result<ApiJson<Task>, ApiError> {
-    let report: CompleteReport = optional_json(&body)?;
     let (_, lease) = state.reporting(&caller, &id).await?;
+    let report: CompleteReport = optional_json_body(&body)?;
     let outcome = Outcome::Succeeded {
         result: report.result,
         result_url: report.result_url,
@@ -149,7 +157,7 @@ pub(super) async fn fail(
     State(state): State<ApiState>,
     caller: Caller,
     Path(id): Path<String>,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Result<ApiJson<Task>, ApiError> {
     let (task, lease) = state.reporting(&caller, &id).await?;
     let report: FailReport = json_body(&body)?;
@@ -161,7 +169,9 @@ pub(super) async fn fail(
     let outcome = match state.engine().queue(&task.queue) {
         Some(queue) if report.retry && task.attempt < task.max_attempts => Outcome::RetryAt {
             error,
-            at: now + retry_delay(queue.retry_base, queue.retry_max, task.attempt),
+            at: now
+                .checked_add(retry_delay(queue.retry_base, queue.retry_max, task.attempt))
+                .unwrap_or(Timestamp::MAX),
         },
         _ => Outcome::Failed(error),
     };
@@ -200,6 +210,12 @@ impl ApiState {
                 ))
             }
         }
+    }
+
+    /// When the application's next report is due, if it reports at `now`.
+    fn report_deadline(&self, now: Timestamp) -> Timestamp {
+        now.checked_add(self.inner.report_timeout)
+            .unwrap_or(Timestamp::MAX)
     }
 
     /// The task as stored now.

@@ -45,9 +45,13 @@ pub(super) async fn enqueue(
         .engine()
         .enqueue_batch_with(vec![task], inline)
         .await?;
-    let answer = answers
-        .pop()
-        .ok_or_else(|| ApiError::invalid("the store answered no task"))?;
+    let answer = answers.pop().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the store answered no task",
+        )
+    })?;
     let status = if answer.created {
         StatusCode::CREATED
     } else {
@@ -56,7 +60,8 @@ pub(super) async fn enqueue(
     Ok((status, ApiJson(answer.task)))
 }
 
-/// Enqueue several tasks in order, in one transaction.
+/// Enqueue several tasks in order, in one transaction. The batch runs inline if the server
+/// does or any of its tasks asks to.
 #[utoipa::path(post, path = "/v1/tasks:batch", tag = "tasks",
     request_body = BatchRequest,
     responses(

@@ -58,11 +58,6 @@ impl ApiKeys {
         sha256(key.as_bytes())
     }
 
-    /// Whether no key is accepted.
-    pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
-    }
-
     /// The scopes of `presented`, if it is a key errand accepts. Every stored key is compared,
     /// in constant time, whatever matches first.
     pub fn scopes(&self, presented: &str) -> Option<&[Scope]> {

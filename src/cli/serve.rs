@@ -84,10 +84,22 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 .with_context(|| format!("could not listen on {}", resolved.listen))?,
         ),
     };
-    let public_url = match (&resolved.public_url, &listener) {
-        (Some(url), _) => url.clone(),
-        (None, Some(listener)) => format!("http://{}", listener.local_addr()?),
-        (None, None) => format!("http://{}", resolved.listen),
+    let public_url = match &resolved.public_url {
+        Some(url) => url.clone(),
+        None => {
+            let mut address = match &listener {
+                Some(listener) => listener.local_addr()?,
+                None => resolved.listen,
+            };
+            if address.ip().is_unspecified() {
+                tracing::warn!(
+                    "listening on every interface: set public_url to the URL the application \
+                     reaches errand at (the dispatch's Errand-Callback uses 127.0.0.1 until then)"
+                );
+                address.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+            }
+            format!("http://{address}")
+        }
     };
     tracing::info!(database = %resolved.database, "starting errand");
     let engine = start_engine(&resolved, public_url, !args.api_only).await?;

@@ -39,9 +39,7 @@ impl Database {
             return Ok(Database::Sqlite(path.into()));
         }
         if url.contains("://") {
-            bail!(
-                "the database URL {url:?} is not supported: use sqlite://PATH or postgres://…"
-            );
+            bail!("the database URL {url:?} is not supported: use sqlite://PATH or postgres://…");
         }
         Ok(Database::Sqlite(url.into()))
     }
@@ -67,9 +65,11 @@ impl Database {
         match self {
             Database::Sqlite(path) => {
                 let path = path.clone();
-                Ok(tokio::task::spawn_blocking(move || SqliteStore::migrate(path))
-                    .await
-                    .context("migrating was interrupted")??)
+                Ok(
+                    tokio::task::spawn_blocking(move || SqliteStore::migrate(path))
+                        .await
+                        .context("migrating was interrupted")??,
+                )
             }
             Database::Postgres(options) => Ok(PostgresStore::migrate(options).await?),
         }
@@ -107,10 +107,14 @@ mod tests {
             Database::parse("/var/lib/errand.db", 16).unwrap(),
             Database::Sqlite(path) if path == PathBuf::from("/var/lib/errand.db")
         ));
-        let postgres = Database::parse("postgres://errand:pw@db:5432/errand?sslmode=disable", 8)
-            .unwrap();
+        let postgres =
+            Database::parse("postgres://errand:pw@db:5432/errand?sslmode=disable", 8).unwrap();
         assert!(matches!(&postgres, Database::Postgres(o) if o.pool_size == 8));
-        assert_eq!(postgres.to_string(), "postgres://db:5432/errand", "no password in logs");
+        assert_eq!(
+            postgres.to_string(),
+            "postgres://db:5432/errand",
+            "no password in logs"
+        );
         assert!(Database::parse("sqlite://", 16).is_err());
         assert!(Database::parse("mysql://x", 16).is_err());
         assert!(Database::parse("postgres://x", 0).is_err());

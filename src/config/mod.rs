@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-pub use load::{Overrides, load};
 pub use database::Database;
+pub use load::{Overrides, load};
 pub use resolve::{Resolved, resolve};
 
 use crate::auth::Scope;

@@ -16,6 +16,9 @@ use crate::engine::EngineConfig;
 use crate::model::Queue;
 use crate::run::http::Target;
 
+/// The longest time any setting in seconds may name: 30 days.
+const MAX_SECONDS: u64 = 30 * 86_400;
+
 /// The queue every task goes to unless it names another; configured or not, it exists.
 pub const DEFAULT_QUEUE: &str = "default";
 
@@ -77,8 +80,11 @@ pub fn resolve(config: Config) -> anyhow::Result<Resolved> {
     if config.max_body_bytes < 1024 {
         bail!("max_body_bytes must be at least 1024");
     }
-    if config.report_timeout_seconds == 0 {
-        bail!("report_timeout_seconds must be at least 1");
+    if !(1..=MAX_SECONDS).contains(&config.report_timeout_seconds) {
+        bail!("report_timeout_seconds must be between 1 and {MAX_SECONDS} (30 days)");
+    }
+    if config.grace_seconds > MAX_SECONDS {
+        bail!("grace_seconds must be at most {MAX_SECONDS} (30 days)");
     }
     let queues = queues(&config)?;
     let targets = config
@@ -149,7 +155,9 @@ pub fn resolve(config: Config) -> anyhow::Result<Resolved> {
         database,
         public_url,
         engine: EngineConfig {
-            retention: Duration::from_secs(u64::from(config.retention_days.max(1)) * 86_400),
+            retention: Duration::from_secs(
+                u64::from(config.retention_days.clamp(1, 3650)) * 86_400,
+            ),
             inline: config.inline,
             ..EngineConfig::default()
         },
@@ -188,14 +196,20 @@ fn queues(config: &Config) -> anyhow::Result<Vec<Queue>> {
             queue = queue.max_attempts(attempts);
         }
         if let Some(seconds) = settings.timeout_seconds {
-            if seconds == 0 {
-                bail!("{} must be at least 1", field("timeout_seconds"));
+            if !(1..=MAX_SECONDS).contains(&seconds) {
+                bail!(
+                    "{} must be between 1 and {MAX_SECONDS}",
+                    field("timeout_seconds")
+                );
             }
             queue = queue.timeout(Duration::from_secs(seconds));
         }
         if let Some(rate) = settings.rate_per_second {
-            if !(rate.is_finite() && rate > 0.0) {
-                bail!("{} must be more than 0", field("rate_per_second"));
+            if !(rate.is_finite() && (0.001..=1_000_000.0).contains(&rate)) {
+                bail!(
+                    "{} must be between 0.001 and 1000000",
+                    field("rate_per_second")
+                );
             }
             queue = queue.rate_per_second(rate);
         }
@@ -222,41 +236,31 @@ fn target(name: &str, settings: &super::TargetConfig) -> anyhow::Result<Target> 
             settings.base_url
         )
     })?;
-    if !matches!(base_url.scheme(), "http" | "https") || base_url.host_str().is_none() {
-        bail!("{} must be an http:// or https:// URL", field("base_url"));
-    }
-    let secret = settings
-        .secret
-        .as_deref()
-        .map(Target::parse_secret)
-        .transpose()
-        .map_err(|err| anyhow::anyhow!("{}: {err}", field("secret")))?;
-    let mut forward_headers = Vec::new();
-    for header in &settings.forward_headers {
-        let lower = header.trim().to_ascii_lowercase();
-        if reqwest::header::HeaderName::from_bytes(lower.as_bytes()).is_err() {
-            bail!(
-                "{}: {header:?} is not a header name",
-                field("forward_headers")
-            );
-        }
-        forward_headers.push(lower);
-    }
-    let timeout = Duration::from_secs(settings.timeout_seconds.unwrap_or(30));
-    if timeout.is_zero() {
-        bail!("{} must be at least 1", field("timeout_seconds"));
-    }
-    if settings.concurrency == Some(0) {
-        bail!("{} must be at least 1", field("concurrency"));
-    }
-    Ok(Target {
+    let secret = match settings.secret.as_deref() {
+        Some(secret) => Target::parse_secret(secret)
+            .map_err(|err| anyhow::anyhow!("{}: {err}", field("secret")))?,
+        None => bail!(
+            "{} is required: errand signs every dispatch (make one with \
+             `echo whsec_$(head -c32 /dev/urandom | base64)`)",
+            field("secret")
+        ),
+    };
+    let target = Target {
         name: name.to_owned(),
         base_url,
-        secret,
-        forward_headers,
-        timeout,
+        secret: Some(secret),
+        forward_headers: settings
+            .forward_headers
+            .iter()
+            .map(|header| header.trim().to_ascii_lowercase())
+            .collect(),
+        timeout: Duration::from_secs(settings.timeout_seconds.unwrap_or(30).min(MAX_SECONDS)),
         concurrency: settings.concurrency,
-    })
+    };
+    target
+        .check()
+        .map_err(|problem| anyhow::anyhow!("targets.{name}: {problem}"))?;
+    Ok(target)
 }
 
 fn decode_key(text: &str) -> Option<[u8; 32]> {
@@ -304,8 +308,12 @@ mod tests {
             ("listen = \"nowhere\"", "listen"),
             ("[queues.q]\nconcurrency = 0", "queues.q.concurrency"),
             (
-                "[targets.app]\nbase_url = \"ftp://x\"",
-                "targets.app.base_url",
+                "[targets.app]\nbase_url = \"ftp://x\"\nsecret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"",
+                "targets.app: the base URL",
+            ),
+            (
+                "[targets.app]\nbase_url = \"http://x\"",
+                "targets.app.secret",
             ),
             (
                 "[auth]\napi_keys = [{ key = \"short\", scopes = [\"read\"] }]",

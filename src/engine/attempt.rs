@@ -212,7 +212,7 @@ async fn execute(shared: &Shared, task: Task, stop: &Stop) -> Option<Next> {
         Ended::TimedOut(after, _) => Some(Next::Record(failure(
             shared,
             &task,
-            TaskError::new(format!("timed out after {}", humane(after))),
+            TaskError::new(format!("timed out after {}", crate::run::humane(after))),
         ))),
     }
 }
@@ -340,12 +340,4 @@ fn panicked(join: JoinError) -> TaskError {
         Err(join) => join.to_string(),
     };
     TaskError::new("the handler panicked").detail(detail)
-}
-
-fn humane(duration: Duration) -> String {
-    if duration.as_secs() >= 1 && duration.subsec_millis() == 0 {
-        format!("{} s", duration.as_secs())
-    } else {
-        format!("{} ms", duration.as_millis())
-    }
 }

@@ -122,7 +122,7 @@ impl EngineBuilder {
                 queue.name.clone(),
                 QueueRuntime {
                     slots: Arc::new(Semaphore::new(queue.concurrency as usize)),
-                    capacity: std::sync::Mutex::new(queue.concurrency as usize),
+                    capacity: tokio::sync::Mutex::new(queue.concurrency as usize),
                     ready: Notify::new(),
                     config: queue,
                 },

@@ -66,8 +66,9 @@ struct QueueRuntime {
     ready: Notify,
     /// This node's slots.
     slots: Arc<Semaphore>,
-    /// How many slots the node was last given.
-    capacity: std::sync::Mutex<usize>,
+    /// How many slots the node was last given; held while they change, so that two changes
+    /// at once cannot leave the store and the node disagreeing.
+    capacity: tokio::sync::Mutex<usize>,
 }
 
 /// What the engine's tasks share.
@@ -287,7 +288,8 @@ impl Engine {
     }
 
     /// Changes how many tasks of a queue may run at once, on every node (the store enforces
-    /// it at each claim); this node's own slots follow.
+    /// it at each claim); this node's own slots follow. It lasts until a node starts again with
+    /// the queue's configuration.
     pub async fn set_queue_concurrency(&self, name: &str, slots: u32) -> Result<(), EngineError> {
         let runtime = self
             .shared
@@ -297,8 +299,8 @@ impl Engine {
         let slots = slots.max(1);
         let mut queue = runtime.config.clone();
         queue.concurrency = slots;
+        let mut current = runtime.capacity.lock().await;
         self.shared.store.upsert_queue(&queue).await?;
-        let mut current = runtime.capacity.lock().unwrap_or_else(|e| e.into_inner());
         let wanted = slots as usize;
         if wanted > *current {
             runtime.slots.add_permits(wanted - *current);

@@ -39,10 +39,13 @@ impl RateLimiter {
         self.tokens = (self.tokens - started as f64).max(0.0);
     }
 
-    /// How long until one more task may start.
+    /// How long until one more task may start (at most an hour: a worker wakes at least that
+    /// often anyway).
     pub(super) fn until_next(&self) -> Duration {
         let missing = (1.0 - self.tokens).max(0.0);
-        Duration::from_secs_f64(missing / self.rate)
+        Duration::try_from_secs_f64(missing / self.rate)
+            .unwrap_or(Duration::MAX)
+            .min(Duration::from_secs(3600))
     }
 }
 

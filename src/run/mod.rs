@@ -7,5 +7,5 @@ mod outcome;
 
 pub use context::TaskContext;
 pub use handler::{Handler, HandlerFuture, HandlerResult, Handlers};
-pub(crate) use outcome::Retry;
+pub(crate) use outcome::{Retry, humane};
 pub use outcome::{TaskError, TaskOutput};

@@ -140,3 +140,12 @@ impl<E: std::error::Error> From<E> for TaskError {
         }
     }
 }
+
+/// A duration for a message: whole seconds as `5 s`, anything else as `250 ms`.
+pub(crate) fn humane(duration: Duration) -> String {
+    if duration.as_secs() >= 1 && duration.subsec_millis() == 0 {
+        format!("{} s", duration.as_secs())
+    } else {
+        format!("{} ms", duration.as_millis())
+    }
+}

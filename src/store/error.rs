@@ -20,6 +20,14 @@ pub enum StoreError {
         #[source]
         source: IllegalTransition,
     },
+    /// Another task holds what this one would take (the pending task of its dedup key).
+    #[error("task {id}: {reason}")]
+    Conflict {
+        /// The task.
+        id: TaskId,
+        /// What is in the way.
+        reason: String,
+    },
     /// Only a final task can be dismissed.
     #[error("task {id} is {state}: only a finished task can be dismissed")]
     NotFinal {

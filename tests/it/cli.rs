@@ -242,7 +242,10 @@ fn log_lines_are_json_objects_with_log_format_json() {
     for line in lines.by_ref().map_while(Result::ok) {
         let object: serde_json::Value = serde_json::from_str(&line).expect(&line);
         assert!(object["level"].is_string(), "{line}");
-        let message = object["fields"]["message"].as_str().unwrap_or_default().to_owned();
+        let message = object["fields"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         seen.push(message.clone());
         if message == "API listening" {
             assert!(object["fields"]["address"].is_string(), "{line}");

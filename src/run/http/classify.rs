@@ -130,7 +130,7 @@ pub(crate) fn classify(reply: &Reply<'_>, now: Timestamp) -> (AnswerClass, Verdi
         Reply::TimedOut(after) => {
             let err = TaskError::new(format!(
                 "the application did not answer within {}",
-                seconds(*after)
+                crate::run::humane(*after)
             ));
             return (AnswerClass::Timeout, Verdict::Failed(err));
         }
@@ -233,14 +233,6 @@ fn safe_link(link: &str) -> Option<String> {
 }
 
 /// A duration for a message: whole seconds when it is, else milliseconds.
-fn seconds(duration: Duration) -> String {
-    if duration.subsec_millis() == 0 {
-        format!("{} s", duration.as_secs())
-    } else {
-        format!("{} ms", duration.as_millis())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use reqwest::header::HeaderValue;

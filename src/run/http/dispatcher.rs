@@ -10,12 +10,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use jiff::Timestamp;
-use reqwest::header::HeaderName;
 use reqwest::{Client, Response, Url};
 use tokio::sync::Semaphore;
 
 use super::classify::{AnswerClass, Reply, Verdict, classify};
-use super::request::{self, is_reserved};
+use super::request;
 use super::target::Target;
 use crate::auth::{Sealer, TaskTokens};
 use crate::model::{Executor, Task};
@@ -110,7 +109,10 @@ impl Dispatcher {
     pub fn new(settings: DispatchSettings) -> Result<Dispatcher, DispatchError> {
         let mut endpoints = HashMap::new();
         for target in &settings.targets {
-            check_target(target)?;
+            target.check().map_err(|problem| DispatchError::Target {
+                target: target.name.clone(),
+                problem,
+            })?;
             let endpoint = Endpoint {
                 target: target.clone(),
                 slots: target.concurrency.map(Semaphore::new),
@@ -228,7 +230,8 @@ impl Dispatcher {
                 Ok(Dispatched::Accepted)
             }
             Verdict::Failed(err) => {
-                tracing::warn!(
+                // The attempt's own warn line reports the failure; this one adds the class.
+                tracing::debug!(
                     task = %task.id, target = %target.name, class = class.as_str(),
                     error = %err.message, "dispatch failed"
                 );
@@ -296,53 +299,4 @@ fn failure(err: reqwest::Error, target: &Target) -> Reply<'static> {
     } else {
         Reply::Broken(detail)
     }
-}
-
-/// Refuses a target errand cannot dispatch to.
-fn check_target(target: &Target) -> Result<(), DispatchError> {
-    let refuse = |problem: String| {
-        Err(DispatchError::Target {
-            target: target.name.clone(),
-            problem,
-        })
-    };
-    if target.name.trim().is_empty() {
-        return refuse("a target needs a name".into());
-    }
-    let base = &target.base_url;
-    if !matches!(base.scheme(), "http" | "https") || !base.has_host() {
-        return refuse(format!(
-            "the base URL {:?} must be an http or https URL with a host",
-            base.as_str()
-        ));
-    }
-    if base.query().is_some() || base.fragment().is_some() {
-        return refuse("the base URL must not have a query or a fragment".into());
-    }
-    if target.timeout.is_zero() {
-        return refuse("the timeout must be more than zero".into());
-    }
-    if target
-        .concurrency
-        .is_some_and(|limit| limit > Semaphore::MAX_PERMITS)
-    {
-        return refuse(format!(
-            "a concurrency above {} cannot be kept; leave it out for no limit",
-            Semaphore::MAX_PERMITS
-        ));
-    }
-    if target.concurrency == Some(0) {
-        return refuse("a concurrency of 0 would never dispatch; leave it out for no limit".into());
-    }
-    for name in &target.forward_headers {
-        if HeaderName::from_bytes(name.as_bytes()).is_err() {
-            return refuse(format!("{name:?} is not a header name"));
-        }
-        if is_reserved(&name.to_ascii_lowercase()) {
-            return refuse(format!(
-                "the header {name:?} cannot be forwarded: errand sets it itself, or it belongs to the connection"
-            ));
-        }
-    }
-    Ok(())
 }

@@ -13,6 +13,10 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use reqwest::Url;
+use reqwest::header::HeaderName;
+use tokio::sync::Semaphore;
+
+use super::request::is_reserved;
 
 /// The prefix of a signing secret in the Standard Webhooks form.
 const SECRET_PREFIX: &str = "whsec_";
@@ -54,6 +58,51 @@ impl std::fmt::Debug for Target {
 }
 
 impl Target {
+    /// Refuses a target errand cannot dispatch to, saying why.
+    pub fn check(&self) -> Result<(), String> {
+        if self.name.trim().is_empty() {
+            return Err("a target needs a name".into());
+        }
+        let base = &self.base_url;
+        if !matches!(base.scheme(), "http" | "https") || !base.has_host() {
+            return Err(format!(
+                "the base URL {:?} must be an http or https URL with a host",
+                base.as_str()
+            ));
+        }
+        if base.query().is_some() || base.fragment().is_some() {
+            return Err("the base URL must not have a query or a fragment".into());
+        }
+        if self.timeout.is_zero() {
+            return Err("the timeout must be more than zero".into());
+        }
+        if self
+            .concurrency
+            .is_some_and(|limit| limit > Semaphore::MAX_PERMITS)
+        {
+            return Err(format!(
+                "a concurrency above {} cannot be kept; leave it out for no limit",
+                Semaphore::MAX_PERMITS
+            ));
+        }
+        if self.concurrency == Some(0) {
+            return Err(
+                "a concurrency of 0 would never dispatch; leave it out for no limit".into(),
+            );
+        }
+        for name in &self.forward_headers {
+            if HeaderName::from_bytes(name.as_bytes()).is_err() {
+                return Err(format!("{name:?} is not a header name"));
+            }
+            if is_reserved(&name.to_ascii_lowercase()) {
+                return Err(format!(
+                    "the header {name:?} cannot be forwarded: errand sets it itself, or it belongs to the connection"
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// The key bytes of a signing secret written `whsec_<standard base64>`, the form Standard
     /// Webhooks libraries take.
     pub fn parse_secret(text: &str) -> Result<Vec<u8>, String> {

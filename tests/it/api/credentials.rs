@@ -166,12 +166,14 @@ async fn an_inline_dispatch_answers_with_the_applications_result() {
         timeout: Duration::from_secs(10),
         concurrency: None,
     };
-    let dispatcher = Dispatcher::new(dispatch_settings(vec![target], Duration::from_secs(60))).unwrap();
+    let dispatcher =
+        Dispatcher::new(dispatch_settings(vec![target], Duration::from_secs(60))).unwrap();
     let api = Api::start_with(Options::default(), move |b| {
-        b.dispatcher(Arc::new(dispatcher)).config(errand::engine::EngineConfig {
-            run_workers: false,
-            ..crate::util::quick_config()
-        })
+        b.dispatcher(Arc::new(dispatcher))
+            .config(errand::engine::EngineConfig {
+                run_workers: false,
+                ..crate::util::quick_config()
+            })
     })
     .await;
     let (status, task) = api
@@ -182,7 +184,10 @@ async fn an_inline_dispatch_answers_with_the_applications_result() {
         )
         .await;
     assert_eq!(status, 201, "{task}");
-    assert_eq!(task["state"], "succeeded", "the dispatch ran before the answer: {task}");
+    assert_eq!(
+        task["state"], "succeeded",
+        "the dispatch ran before the answer: {task}"
+    );
     assert_eq!(task["result"]["deleted"], 2);
     assert_eq!(seen.lock().unwrap().len(), 1);
 }

@@ -170,3 +170,34 @@ async fn a_failure_report_fails_for_good_or_retries_after_the_backoff() {
         .await;
     assert_eq!(status, 422);
 }
+
+#[tokio::test]
+async fn starting_a_task_that_a_node_runs_is_refused_and_changes_nothing() {
+    let release = std::sync::Arc::new(tokio::sync::Notify::new());
+    let gate = std::sync::Arc::clone(&release);
+    let api = Api::start_with(Options::default(), move |b| {
+        b.handler("gated", move |_ctx: TaskContext| {
+            let gate = std::sync::Arc::clone(&gate);
+            async move {
+                gate.notified().await;
+                Ok(TaskOutput::done())
+            }
+        })
+    })
+    .await;
+    let id = id_of(
+        &api.enqueue(json!({"name": "gated", "handler": "gated"}))
+            .await,
+    );
+    crate::util::wait_for_state(&api.engine, id.parse().unwrap(), |s| s == State::Running).await;
+    let (status, answer) = api
+        .post(&format!("/v1/tasks/{id}/start"), APP, json!({}))
+        .await;
+    assert_eq!(status, 409, "{answer}");
+    release.notify_one();
+    let done = api.wait_final(&id).await;
+    assert_eq!(
+        (done["state"].as_str(), done["attempt"].as_u64()),
+        (Some("succeeded"), Some(1))
+    );
+}

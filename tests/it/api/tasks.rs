@@ -257,6 +257,10 @@ async fn cancel_retry_dismiss_and_resume_move_the_task_as_the_contract_says() {
     let again = api.wait_final(&id).await;
     assert_eq!(again["state"], "failed");
     assert_eq!(again["attempt"], 2);
+    assert_eq!(
+        again["max_attempts"], 4,
+        "the first attempt, then a budget of 3 again"
+    );
     let (status, dismissed) = api
         .post(&format!("/v1/tasks/{id}/dismiss"), APP, json!({}))
         .await;
@@ -295,4 +299,43 @@ async fn cancel_retry_dismiss_and_resume_move_the_task_as_the_contract_says() {
         .post(&format!("/v1/tasks/{id}/resume"), APP, json!({}))
         .await;
     assert_eq!(status, 409);
+}
+
+#[tokio::test]
+async fn a_retried_expired_task_runs_and_a_retry_behind_a_pending_dedup_twin_is_refused() {
+    let api = Api::start().await;
+    api.post("/v1/queues/default/pause", ADMIN, json!({})).await;
+    let id = id_of(
+        &api.enqueue(json!({"name": "noop", "handler": "noop", "expires_in_seconds": 1}))
+            .await,
+    );
+    crate::util::wait_for_state(&api.engine, id.parse().unwrap(), |s| s == State::Expired).await;
+    api.post("/v1/queues/default/resume", ADMIN, json!({}))
+        .await;
+    let (status, _) = api
+        .post(&format!("/v1/tasks/{id}/retry"), APP, json!({}))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        api.wait_final(&id).await["state"],
+        "succeeded",
+        "the expiry went with the retry"
+    );
+
+    let first = id_of(
+        &api.enqueue(json!({"name": "tracked", "dedup_key": "k"}))
+            .await,
+    );
+    api.post(&format!("/v1/tasks/{first}/cancel"), APP, json!({}))
+        .await;
+    let second = id_of(
+        &api.enqueue(json!({"name": "tracked", "dedup_key": "k"}))
+            .await,
+    );
+    assert_ne!(first, second);
+    let (status, answer) = api
+        .post(&format!("/v1/tasks/{first}/retry"), APP, json!({}))
+        .await;
+    assert_eq!(status, 409, "{answer}");
+    assert_eq!(answer["error"]["code"], "conflict");
 }

@@ -94,8 +94,9 @@ pub(in crate::store::sqlite) fn resume(
 }
 
 /// Queues a failed, cancelled or expired task again, with as many attempts ahead of it as it
-/// had at first. Its error and result are cleared; its progress and dismissal too, so that the
-/// banner shows it afresh.
+/// was given at enqueue, and no expiry. Its error and result are cleared; its progress and
+/// dismissal too, so that the banner shows it afresh. Refused while another task of its dedup
+/// key is pending.
 pub(in crate::store::sqlite) fn retry(
     batch: &mut Batch<'_>,
     id: TaskId,
@@ -105,10 +106,25 @@ pub(in crate::store::sqlite) fn retry(
     Transition::Retry
         .apply(head.state)
         .map_err(|source| StoreError::Illegal { id, source })?;
+    let key: Option<String> = batch
+        .tx
+        .prepare_cached("SELECT dedup_key FROM tasks WHERE seq = ?1")?
+        .query_row([head.seq], |row| row.get(0))?;
+    if let Some(key) = key
+        && change::load_where(batch, super::enqueue::DEDUP_PENDING, [&key])?
+            .iter()
+            .any(|pending| pending.id != id)
+    {
+        return Err(StoreError::Conflict {
+            id,
+            reason: format!("another task of dedup key {key:?} is waiting to run"),
+        });
+    }
     batch
         .tx
         .prepare_cached(
-            "UPDATE tasks SET max_attempts = attempt + max_attempts, finished_at = NULL,
+            "UPDATE tasks SET max_attempts = attempt + coalesce(attempt_budget, max_attempts),
+                finished_at = NULL, expires_at = NULL,
                 dismissed = 0, result = NULL, result_url = NULL, progress_percent = NULL,
                 progress_message = NULL, progress_current = NULL, progress_total = NULL,
                 scheduled_for = ?2

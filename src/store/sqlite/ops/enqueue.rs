@@ -73,9 +73,9 @@ fn enqueue_one(batch: &mut Batch<'_>, new: NewTask, now: Timestamp) -> StoreResu
             "INSERT INTO tasks (id, name, queue, owner, title, description, executor, handler,
                 target, path, payload_format, payload, state, priority, fair_round, max_attempts,
                 timeout_ms, expires_at, created_at, scheduled_for, updated_at, ordering_key,
-                dedup_key, context, return_url, sealed_headers)
+                dedup_key, context, return_url, sealed_headers, attempt_budget)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-                ?18, ?19, ?20, ?19, ?21, ?22, ?23, ?24, ?25)",
+                ?18, ?19, ?20, ?19, ?21, ?22, ?23, ?24, ?25, ?16)",
         )?
         .execute(params![
             id_bytes(new.id),
