@@ -6,7 +6,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{actions, health, queues, reports, tasks, tokens, wire};
-use crate::model::{DedupPolicy, ErrorInfo, Executor, Links, Progress, State, Task, TaskId};
+use crate::model::{
+    DedupPolicy, ErrorInfo, Executor, Links, Progress, QueueStats, State, Task, TaskId,
+};
 use crate::store::Counts;
 
 #[derive(OpenApi)]
@@ -29,7 +31,7 @@ use crate::store::Counts;
         super::ErrorBody, super::error::ErrorDetail,
         wire::EnqueueRequest, wire::EnqueueLinks, wire::BatchRequest, wire::BatchAnswer,
         wire::BatchEntry, wire::TaskList, wire::ResumeRequest, wire::ProgressReport,
-        wire::CompleteReport, wire::FailReport, wire::QueueView, wire::QueueList,
+        wire::CompleteReport, wire::FailReport, QueueStats, wire::QueueList,
         wire::QueueUpdate, wire::TokenRequest, wire::TokenAnswer, wire::Health, wire::Check,
         wire::CheckStatus, wire::SelfTest,
     )),

@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use super::ApiState;
 use super::caller::Caller;
 use super::error::{ApiError, ApiJson};
-use super::wire::{QueueList, QueueUpdate, QueueView};
+use super::wire::{QueueList, QueueUpdate};
 use crate::auth::Scope;
 
 /// The queues, with how many tasks wait and run in each.
@@ -101,22 +101,7 @@ impl ApiState {
     }
 
     async fn queue_list(&self) -> Result<QueueList, ApiError> {
-        let queues = self
-            .engine()
-            .store()
-            .queues()
-            .await?
-            .into_iter()
-            .map(|queue| QueueView {
-                name: queue.name,
-                concurrency: queue.concurrency,
-                per_owner_concurrency: queue.per_owner_concurrency,
-                paused: queue.paused,
-                queued: queue.queued,
-                scheduled: queue.scheduled,
-                running: queue.running,
-            })
-            .collect();
+        let queues = self.engine().store().queues().await?;
         Ok(QueueList { queues })
     }
 }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use crate::model::{DedupPolicy, Task};
+use crate::model::{DedupPolicy, QueueStats, Task};
 use crate::store::Counts;
 
 /// `POST /v1/tasks`: a task to enqueue.
@@ -157,30 +157,11 @@ pub struct FailReport {
     pub retry: bool,
 }
 
-/// A queue as `GET /v1/queues` shows it.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct QueueView {
-    /// Its name.
-    pub name: String,
-    /// Its slots, across all nodes.
-    pub concurrency: u32,
-    /// The most tasks of one owner running at once.
-    pub per_owner_concurrency: Option<u32>,
-    /// Whether claiming is paused.
-    pub paused: bool,
-    /// Tasks ready to run.
-    pub queued: u64,
-    /// Tasks waiting for their time.
-    pub scheduled: u64,
-    /// Tasks running now.
-    pub running: u64,
-}
-
 /// `GET /v1/queues`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct QueueList {
     /// The queues.
-    pub queues: Vec<QueueView>,
+    pub queues: Vec<QueueStats>,
 }
 
 /// `PATCH /v1/queues/{name}`.

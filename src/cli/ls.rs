@@ -4,7 +4,9 @@ use clap::Args;
 use serde_json::Value;
 
 use super::client::{Call, Client, Remote};
-use super::wire::{Counts, State, Task, TaskPage, clip, when};
+use errand::model::State;
+
+use super::wire::{Counts, Task, TaskPage, clip, percent_text, when};
 
 /// The widest a title gets in the table.
 const TITLE_WIDTH: usize = 40;
@@ -16,7 +18,7 @@ pub struct LsArgs {
     #[arg(long)]
     owner: Option<String>,
     /// Only tasks in these states (repeat the flag, or separate them with commas).
-    #[arg(long, value_enum, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', value_parser = state_parser())]
     state: Vec<State>,
     /// Only tasks of this queue.
     #[arg(long)]
@@ -138,7 +140,7 @@ fn row(task: &Task) -> [String; 7] {
         task.queue.clone(),
         task.name.clone(),
         clip(task.title.as_deref().unwrap_or("-"), TITLE_WIDTH),
-        task.progress.percent_text().unwrap_or_else(|| "-".into()),
+        percent_text(&task.progress).unwrap_or_else(|| "-".into()),
         task.created_at.as_deref().map(when).unwrap_or_default(),
     ]
 }
@@ -211,4 +213,11 @@ ID      STATE               QUEUE    NAME            TITLE                      
         assert_eq!(table(&tasks), expected);
         assert_eq!(table(&[]), "no tasks\n");
     }
+}
+
+/// `--state`: one of the states' names, with clap's suggestions for a misspelt one.
+fn state_parser() -> impl clap::builder::TypedValueParser<Value = State> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(State::ALL.map(State::as_str))
+        .try_map(|name: String| name.parse::<State>())
 }

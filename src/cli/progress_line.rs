@@ -3,7 +3,9 @@
 
 use std::io::{IsTerminal, Write};
 
-use super::wire::{Progress, clip};
+use errand::model::Progress;
+
+use super::wire::clip;
 
 /// Cells of the bar between its brackets.
 const BAR_CELLS: usize = 20;

@@ -4,7 +4,7 @@
 use clap::Args;
 
 use super::client::Remote;
-use super::wire::{Task, when};
+use super::wire::{Task, percent_text, when};
 
 /// The longest label, `scheduled for`: every task's values start in the same column.
 const LABEL_WIDTH: usize = 13;
@@ -101,7 +101,7 @@ fn describe(task: &Task) -> String {
 fn progress(task: &Task) -> Option<String> {
     let progress = &task.progress;
     let parts: Vec<String> = [
-        progress.percent_text(),
+        percent_text(progress),
         progress.message.clone(),
         match (progress.current, progress.total) {
             (Some(current), Some(total)) => Some(format!("({current} of {total})")),

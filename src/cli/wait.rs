@@ -10,7 +10,9 @@ use tokio::time::Instant;
 
 use super::client::{Call, Client, Remote};
 use super::progress_line::ProgressLine;
-use super::wire::{State, Task};
+use errand::model::State;
+
+use super::wire::{Task, percent_text};
 
 /// The longest a single long poll asks the server to hold it.
 const LONGEST_POLL: u64 = 60;
@@ -204,7 +206,7 @@ fn summary(outcome: WaitOutcome, task: &Task) -> String {
 
 /// `running (42%)`, or the state alone.
 fn state_line(task: &Task) -> String {
-    match task.progress.percent_text() {
+    match percent_text(&task.progress) {
         Some(percent) => format!("{} ({percent})", task.state_name),
         None => task.state_name.clone(),
     }

@@ -2,50 +2,9 @@
 //! types, so that an older or newer server still reads (unknown fields are ignored, missing
 //! ones take their default), and a few ways of showing their values to a person.
 
+use errand::model::{Progress, State};
 use serde::Deserialize;
 use serde_json::Value;
-
-/// Where a task is in its life, as `--state` takes it and the API names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum State {
-    /// Waits for its time.
-    Scheduled,
-    /// Ready to run.
-    Queued,
-    /// Running now.
-    Running,
-    /// Waits for the user's input.
-    Waiting,
-    /// Final: done.
-    Succeeded,
-    /// Final: failed.
-    Failed,
-    /// Final: cancelled.
-    Cancelled,
-    /// Final: never started in time.
-    Expired,
-}
-
-impl State {
-    /// The state of an API name; `None` for a state this client does not know.
-    pub fn parse(name: &str) -> Option<State> {
-        <State as clap::ValueEnum>::from_str(name, false).ok()
-    }
-
-    /// The API's name of the state.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            State::Scheduled => "scheduled",
-            State::Queued => "queued",
-            State::Running => "running",
-            State::Waiting => "waiting",
-            State::Succeeded => "succeeded",
-            State::Failed => "failed",
-            State::Cancelled => "cancelled",
-            State::Expired => "expired",
-        }
-    }
-}
 
 /// A task as the API shows it.
 #[derive(Debug, Clone, Deserialize)]
@@ -118,7 +77,7 @@ pub struct Task {
 impl Task {
     /// Its state, or `None` for one this client does not know (a newer server).
     pub fn state(&self) -> Option<State> {
-        State::parse(&self.state_name)
+        self.state_name.parse().ok()
     }
 
     /// `running`, with what the state's name hides: a pending cancel, a dismissal.
@@ -134,26 +93,12 @@ impl Task {
     }
 }
 
-/// How far a task has come.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct Progress {
-    /// 0 to 100.
-    pub percent: Option<f64>,
-    /// What it is doing now.
-    pub message: Option<String>,
-    /// Items done.
-    pub current: Option<u64>,
-    /// Items in all.
-    pub total: Option<u64>,
-}
-
-impl Progress {
-    /// `42%`, or `None` when the task reported no percentage.
-    pub fn percent_text(&self) -> Option<String> {
-        self.percent
-            .filter(|p| p.is_finite())
-            .map(|p| format!("{:.0}%", p.clamp(0.0, 100.0).floor()))
-    }
+/// A progress's percentage for a person: `42%`, or `None` when the task reported none.
+pub fn percent_text(progress: &Progress) -> Option<String> {
+    progress
+        .percent
+        .filter(|p| p.is_finite())
+        .map(|p| format!("{:.0}%", p.clamp(0.0, 100.0).floor()))
 }
 
 /// Where the user can go from a task.
@@ -240,7 +185,7 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(task.state(), Some(State::Running));
-        assert_eq!(task.progress.percent_text().as_deref(), Some("41%"));
+        assert_eq!(percent_text(&task.progress).as_deref(), Some("41%"));
         assert!(task.error.is_none() && !task.dismissed);
 
         let newer: Task =
@@ -251,8 +196,8 @@ mod tests {
 
     #[test]
     fn state_names_round_trip() {
-        for state in <State as clap::ValueEnum>::value_variants() {
-            assert_eq!(State::parse(state.as_str()), Some(*state));
+        for state in State::ALL {
+            assert_eq!(state.as_str().parse::<State>().ok(), Some(state));
         }
     }
 

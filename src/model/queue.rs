@@ -76,8 +76,8 @@ impl Queue {
     }
 }
 
-/// A queue as the store sees it now.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A queue as the store sees it now (and as `GET /v1/queues` shows it).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct QueueStats {
     /// Its name.
     pub name: String,

@@ -134,32 +134,7 @@ fn a_database_from_a_newer_errand_is_refused_with_the_remedy() {
 
 /// Starts `errand serve` on a free port in `dir`; answers the child and the API's address.
 fn serve_in(dir: &std::path::Path) -> (std::process::Child, String) {
-    let mut child = errand()
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .current_dir(dir)
-        .env_remove("ERRAND_DATABASE_URL")
-        .env_remove("ERRAND_CONFIG")
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let address = lines
-        .by_ref()
-        .map_while(Result::ok)
-        .find_map(|line| {
-            Some(
-                line.split_once("API listening address=")?
-                    .1
-                    .trim()
-                    .to_owned(),
-            )
-        })
-        .expect("serve logged its address");
-    // Keep draining stderr, so that the child never blocks on a full pipe.
-    std::thread::spawn(move || lines.for_each(drop));
-    (child, address)
+    crate::util::spawn_serve(dir, &[], Stdio::piped())
 }
 
 /// Stops `child` with SIGTERM and answers what it wrote on stdout.

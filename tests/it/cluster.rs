@@ -6,8 +6,7 @@
 //! Runs when `ERRAND_TEST_DATABASE_URL` names a PostgreSQL database; each run creates a
 //! database of its own and drops it at the end.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -118,30 +117,11 @@ struct Node {
 
 impl Node {
     fn start(config: &std::path::Path, dir: &std::path::Path) -> Node {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_errand"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-            .arg(config)
-            .current_dir(dir)
-            .env("NO_COLOR", "1")
-            .env_remove("ERRAND_DATABASE_URL")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let address = lines
-            .by_ref()
-            .map_while(Result::ok)
-            .find_map(|line| {
-                Some(
-                    line.split_once("API listening address=")?
-                        .1
-                        .trim()
-                        .to_owned(),
-                )
-            })
-            .expect("the node logged its address");
-        std::thread::spawn(move || lines.for_each(drop));
+        let (child, address) = crate::util::spawn_serve(
+            dir,
+            &["--config".as_ref(), config.as_os_str()],
+            Stdio::null(),
+        );
         Node {
             child,
             base: format!("http://{address}"),

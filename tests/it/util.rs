@@ -171,3 +171,34 @@ pub fn recording(pick: fn(&Task) -> String) -> (Log, impl errand::run::Handler) 
     };
     (started, handler)
 }
+
+/// Starts `errand serve --listen 127.0.0.1:0` in `dir` with `extra` arguments, its stdout
+/// `stdout`; answers the child and the address its API listens on. Its stderr is drained, so
+/// that it never blocks on a full pipe.
+pub fn spawn_serve(
+    dir: &std::path::Path,
+    extra: &[&std::ffi::OsStr],
+    stdout: std::process::Stdio,
+) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_errand"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(extra)
+        .current_dir(dir)
+        .env_remove("ERRAND_DATABASE_URL")
+        .env_remove("ERRAND_CONFIG")
+        .env("NO_COLOR", "1")
+        .stdout(stdout)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("errand starts");
+    let stderr = child.stderr.take().expect("a piped stderr");
+    let mut lines = std::io::BufReader::new(stderr).lines();
+    let address = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|line| Some(line.split_once("API listening address=")?.1.trim().to_owned()))
+        .expect("serve logged its address");
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, address)
+}
