@@ -19,13 +19,15 @@ use crate::util::wait_for;
 
 const ADMIN: &str = "cluster-admin-key-0123456789";
 
-/// The application: counts requests in flight and the most ever in flight; each takes a
-/// little while, as real work does.
+/// The application: counts requests in flight and the most ever in flight, and notes which
+/// node sent each request in flight (its `Errand-Callback`); each takes a little while, as
+/// real work does.
 #[derive(Default)]
 struct Application {
     in_flight: AtomicUsize,
     most: AtomicUsize,
     served: AtomicUsize,
+    senders: std::sync::Mutex<Vec<String>>,
 }
 
 async fn application() -> (String, Arc<Application>) {
@@ -33,14 +35,25 @@ async fn application() -> (String, Arc<Application>) {
     let state = Arc::clone(&app);
     let router = axum::Router::new().route(
         "/work",
-        axum::routing::post(move || {
+        axum::routing::post(move |headers: axum::http::HeaderMap| {
             let app = Arc::clone(&state);
             async move {
+                let sender = headers
+                    .get("errand-callback")
+                    .and_then(|value| value.to_str().ok())
+                    .and_then(|url| url.split("/v1/").next())
+                    .unwrap_or_default()
+                    .to_owned();
+                app.senders.lock().unwrap().push(sender.clone());
                 let now = app.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
                 app.most.fetch_max(now, Ordering::SeqCst);
                 tokio::time::sleep(Duration::from_millis(150)).await;
                 app.in_flight.fetch_sub(1, Ordering::SeqCst);
                 app.served.fetch_add(1, Ordering::SeqCst);
+                let mut senders = app.senders.lock().unwrap();
+                if let Some(at) = senders.iter().position(|s| *s == sender) {
+                    senders.remove(at);
+                }
                 axum::Json(json!({"message": "done"}))
             }
         }),
@@ -261,21 +274,23 @@ secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
         "it answered on the event"
     );
 
-    // A node killed mid-run loses no task: its leases run out and the others take over.
+    // A node killed while it runs a task loses none: its lease runs out and the others take
+    // the task over.
     let ids = enqueue(&all, 12, "kill").await;
-    let served = app.served.load(Ordering::SeqCst);
-    wait_for("the new tasks to be under way", || async {
-        (app.served.load(Ordering::SeqCst) > served + 2).then_some(())
+    let victim = wait_for("node 1 or 2 to be running a task", || async {
+        let senders = app.senders.lock().unwrap().clone();
+        (1..3).find(|&n| senders.contains(&bases[n]))
     })
     .await;
-    nodes[2].kill();
+    nodes[victim].kill();
     all_succeeded(all[0], &ids).await;
 
     // Every errand connection terminated by the server: the nodes reconnect and go on.
     let terminated = db.terminate_connections().await;
     assert!(terminated > 0, "the nodes had connections");
-    let ids = enqueue(&all[..2], 8, "terminated").await;
-    all_succeeded(all[1], &ids).await;
+    let alive: Vec<&str> = (0..3).filter(|&n| n != victim).map(|n| all[n]).collect();
+    let ids = enqueue(&alive, 8, "terminated").await;
+    all_succeeded(alive[1], &ids).await;
 
     drop(nodes);
     db.drop_database().await;
