@@ -153,6 +153,13 @@ fn counts_line(counts: &Counts) -> String {
     )
 }
 
+/// `--state`: one of the states' names, with clap's suggestions for a misspelt one.
+fn state_parser() -> impl clap::builder::TypedValueParser<Value = State> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(State::ALL.map(State::as_str))
+        .try_map(|name: String| name.parse::<State>())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,9 +222,3 @@ ID      STATE               QUEUE    NAME            TITLE                      
     }
 }
 
-/// `--state`: one of the states' names, with clap's suggestions for a misspelt one.
-fn state_parser() -> impl clap::builder::TypedValueParser<Value = State> {
-    use clap::builder::TypedValueParser as _;
-    clap::builder::PossibleValuesParser::new(State::ALL.map(State::as_str))
-        .try_map(|name: String| name.parse::<State>())
-}

@@ -101,11 +101,11 @@ mod tests {
     fn urls_name_a_sqlite_file_or_a_postgres_database() {
         assert!(matches!(
             Database::parse("sqlite://errand.db", 16).unwrap(),
-            Database::Sqlite(path) if path == PathBuf::from("errand.db")
+            Database::Sqlite(path) if path == std::path::Path::new("errand.db")
         ));
         assert!(matches!(
             Database::parse("/var/lib/errand.db", 16).unwrap(),
-            Database::Sqlite(path) if path == PathBuf::from("/var/lib/errand.db")
+            Database::Sqlite(path) if path == std::path::Path::new("/var/lib/errand.db")
         ));
         let postgres =
             Database::parse("postgres://errand:pw@db:5432/errand?sslmode=disable", 8).unwrap();

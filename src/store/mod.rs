@@ -8,6 +8,7 @@
 //! (`now`) rather than read inside, so that callers and tests control the clock.
 
 mod error;
+pub mod postgres;
 pub mod sqlite;
 
 use std::sync::Arc;

@@ -1,10 +1,15 @@
 //! The integration suite: one binary, one module per guarantee, shared helpers in `util`.
 
+mod api;
 mod cancel;
 mod cli;
+mod cli_client;
+mod cluster;
 mod concurrency;
+mod conformance;
 mod crash;
 mod dedup;
+mod dispatch;
 mod drain;
 mod events;
 mod fairness;

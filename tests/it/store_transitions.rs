@@ -1,8 +1,10 @@
-//! A property test on the real SQLite store: random sequences of every store operation on a
+//! A property test on the real stores (SQLite, and PostgreSQL when the conformance suite has
+//! a database): random sequences of every store operation on a
 //! task, each checked against an oracle built on the state machine. No operation may produce a
 //! transition the design does not allow, a refused operation changes nothing, and a stale
 //! attempt never writes.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use errand::model::{ErrorInfo, EventKind, NewTask, Progress, Queue, State, Task, Transition};
@@ -11,6 +13,7 @@ use jiff::Timestamp;
 use proptest::prelude::*;
 use uuid::Uuid;
 
+use crate::conformance::PgSchema;
 use crate::util::TestDb;
 
 #[derive(Debug, Clone)]
@@ -85,9 +88,11 @@ struct Expected {
 
 const MAX_ATTEMPTS: u32 = 3;
 
-async fn run_sequence(delayed: bool, ops: Vec<Op>) -> Result<(), TestCaseError> {
-    let db = TestDb::new();
-    let store = db.store();
+async fn run_sequence(
+    store: Arc<dyn Store>,
+    delayed: bool,
+    ops: Vec<Op>,
+) -> Result<(), TestCaseError> {
     let mut events = store.subscribe();
     store.upsert_queue(&Queue::new("default")).await.unwrap();
     let mut now = Timestamp::now();
@@ -327,6 +332,25 @@ proptest! {
         ops in proptest::collection::vec(any_op(), 1..40),
     ) {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        runtime.block_on(run_sequence(delayed, ops))?;
+        let db = TestDb::new();
+        runtime.block_on(run_sequence(db.store(), delayed, ops))?;
+    }
+}
+
+proptest! {
+    // Fewer cases: each takes a fresh schema.
+    #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_operations_on_the_postgres_store_only_take_legal_transitions(
+        delayed in any::<bool>(),
+        ops in proptest::collection::vec(any_op(), 1..40),
+    ) {
+        let Some(schema) = PgSchema::new() else { return Ok(()) };
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let store = schema.store().await;
+            run_sequence(store, delayed, ops).await
+        })?;
     }
 }

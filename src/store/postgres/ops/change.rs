@@ -1,0 +1,258 @@
+//! The one way a task changes state: lock its row, ask the state machine, write, record.
+
+use jiff::Timestamp;
+use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
+
+use super::super::row::{self, millis, task_columns, task_from_row};
+use super::super::write::Write;
+use crate::model::{ErrorInfo, EventKind, State, Task, TaskId, Transition};
+use crate::store::{Lease, StoreError, StoreResult};
+
+/// What a write needs to know of a task before changing it.
+#[derive(Debug, Clone)]
+pub(in crate::store::postgres) struct Head {
+    pub id: TaskId,
+    pub seq: i64,
+    pub state: State,
+    pub fence: i64,
+    pub attempt: u32,
+    pub max_attempts: u32,
+    pub queue: String,
+    pub owner: Option<String>,
+    pub priority: i32,
+    pub tracked: bool,
+    pub cancel_requested: bool,
+    /// Running, and reported on by the application rather than held by a node.
+    pub reported: bool,
+    pub dismissed: bool,
+}
+
+macro_rules! head_columns {
+    () => {
+        "id, seq, state, fence, attempt, max_attempts, queue, owner, priority, executor, \
+         cancel_requested, lease_node IS NULL AND state = 'running', dismissed"
+    };
+}
+
+/// The head of one task by its id, its row locked until the write ends.
+const HEAD_BY_ID: &str = concat!(
+    "SELECT ",
+    head_columns!(),
+    " FROM tasks WHERE id = $1 FOR UPDATE"
+);
+
+/// The columns of a [`Head`], for the queries of other files.
+pub(in crate::store::postgres) use head_columns;
+
+fn head_from_row(row: &Row) -> StoreResult<Head> {
+    Ok(Head {
+        id: TaskId(row.try_get(0)?),
+        seq: row.try_get(1)?,
+        state: row::state(row.try_get(2)?)?,
+        fence: row.try_get(3)?,
+        attempt: u32::try_from(row.try_get::<_, i32>(4)?).unwrap_or(0),
+        max_attempts: u32::try_from(row.try_get::<_, i32>(5)?).unwrap_or(0),
+        queue: row.try_get(6)?,
+        owner: row.try_get(7)?,
+        priority: row.try_get(8)?,
+        tracked: row.try_get::<_, &str>(9)? == "tracked",
+        cancel_requested: row.try_get(10)?,
+        reported: row.try_get(11)?,
+        dismissed: row.try_get(12)?,
+    })
+}
+
+/// The head of task `id`, its row locked.
+pub(in crate::store::postgres) async fn load(w: &Write<'_>, id: TaskId) -> StoreResult<Head> {
+    let row = w.query_opt(HEAD_BY_ID, &[&id.0]).await?;
+    row.as_ref()
+        .map(head_from_row)
+        .transpose()?
+        .ok_or(StoreError::TaskNotFound(id))
+}
+
+/// The heads that `sql` selects (a query for [`HEAD_COLUMNS`] that locks its rows).
+pub(in crate::store::postgres) async fn load_where(
+    w: &Write<'_>,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> StoreResult<Vec<Head>> {
+    w.query(sql, params)
+        .await?
+        .iter()
+        .map(head_from_row)
+        .collect()
+}
+
+/// The head of task `lease.id`, if `lease` is its current, running attempt.
+pub(in crate::store::postgres) async fn load_current(
+    w: &Write<'_>,
+    lease: Lease,
+) -> StoreResult<Head> {
+    let head = match load(w, lease.id).await {
+        Ok(head) => head,
+        Err(StoreError::TaskNotFound(_)) => {
+            return Err(StoreError::StaleAttempt {
+                id: lease.id,
+                fence: lease.fence,
+            });
+        }
+        Err(err) => return Err(err),
+    };
+    if head.state != State::Running || head.fence != lease.fence {
+        return Err(StoreError::StaleAttempt {
+            id: lease.id,
+            fence: lease.fence,
+        });
+    }
+    Ok(head)
+}
+
+/// The task of row `seq` as it is now.
+pub(in crate::store::postgres) async fn fetch(w: &Write<'_>, seq: i64) -> StoreResult<Task> {
+    const TASK_BY_SEQ: &str = concat!("SELECT ", task_columns!(), " FROM tasks WHERE seq = $1");
+    task_from_row(&w.query_one(TASK_BY_SEQ, &[&seq]).await?)
+}
+
+/// The columns a transition may set besides the state. `None` keeps what is there.
+#[derive(Debug, Default)]
+pub(in crate::store::postgres) struct Change {
+    pub scheduled_for: Option<Timestamp>,
+    pub fair_round: Option<i64>,
+    pub result: Option<serde_json::Value>,
+    pub result_url: Option<String>,
+    pub input_url: Option<String>,
+    pub message: Option<String>,
+    /// `Some(None)` clears the error.
+    pub error: Option<Option<ErrorInfo>>,
+    /// `Some(None)` clears the input.
+    pub input: Option<Option<serde_json::Value>>,
+    /// The attempt did not count: give it back.
+    pub refund_attempt: bool,
+}
+
+/// Sets the state and what `Change` names; a final state also sets `finished_at` and erases
+/// the forwarded credentials.
+const TRANSITION: &str = concat!(
+    "UPDATE tasks SET state = $2, updated_at = $3,
+        finished_at = CASE WHEN $4 THEN $3 ELSE finished_at END,
+        scheduled_for = coalesce($5, scheduled_for),
+        fair_round = coalesce($6, fair_round),
+        result = coalesce($7, result),
+        result_url = coalesce($8, result_url),
+        input_url = coalesce($9, input_url),
+        progress_message = coalesce($10, progress_message),
+        error_message = CASE WHEN $11 THEN $12 ELSE error_message END,
+        error_detail = CASE WHEN $11 THEN $13 ELSE error_detail END,
+        input = CASE WHEN $14 THEN $15 ELSE input END,
+        attempt = attempt - $16,
+        lease_node = NULL, lease_expires_at = NULL,
+        cancel_requested = false,
+        sealed_headers = CASE WHEN $4 THEN NULL ELSE sealed_headers END
+     WHERE seq = $1
+     RETURNING ",
+    task_columns!()
+);
+
+/// Applies `transition` to the task of `head` (whose row the write has locked), with
+/// `change`, and records the event.
+pub(in crate::store::postgres) async fn transition(
+    w: &mut Write<'_>,
+    head: &Head,
+    transition: Transition,
+    change: Change,
+    now: Timestamp,
+) -> StoreResult<Task> {
+    let to = transition
+        .apply(head.state)
+        .map_err(|source| StoreError::Illegal {
+            id: head.id,
+            source,
+        })?;
+    let (set_error, error) = match change.error {
+        Some(error) => (true, error),
+        None => (false, None),
+    };
+    let (set_input, input) = match change.input {
+        Some(input) => (true, input),
+        None => (false, None),
+    };
+    let refund = i32::from(change.refund_attempt && head.attempt > 0);
+    let row = w
+        .query_one(
+            TRANSITION,
+            &[
+                &head.seq,
+                &to.as_str(),
+                &millis(now),
+                &to.is_final(),
+                &change.scheduled_for.map(millis),
+                &change.fair_round,
+                &change.result,
+                &change.result_url,
+                &change.input_url,
+                &change.message,
+                &set_error,
+                &error.as_ref().map(|e| e.message.as_str()),
+                &error.as_ref().and_then(|e| e.detail.as_deref()),
+                &set_input,
+                &input,
+                &refund,
+            ],
+        )
+        .await?;
+    let task = task_from_row(&row)?;
+    w.record(EventKind::StateChanged, Some(head.state), task.clone(), now);
+    Ok(task)
+}
+
+/// Runs `update`, which changes one task and returns its [`TASK_COLUMNS`](super::super::row::TASK_COLUMNS),
+/// and records the event `kind` for it.
+pub(in crate::store::postgres) async fn update_and_record(
+    w: &mut Write<'_>,
+    update: &str,
+    params: &[&(dyn ToSql + Sync)],
+    kind: EventKind,
+    from: Option<State>,
+    now: Timestamp,
+) -> StoreResult<Task> {
+    let task = task_from_row(&w.query_one(update, params).await?)?;
+    w.record(kind, from, task.clone(), now);
+    Ok(task)
+}
+
+/// The fair round for the next task of `owner` to become ready in `queue` at `priority`: the
+/// round after both the round being served at that priority and the owner's last at that
+/// priority. The owner's row is written in one statement, so that two writes for one owner
+/// take distinct rounds.
+pub(in crate::store::postgres) async fn next_round(
+    w: &Write<'_>,
+    queue: &str,
+    owner: Option<&str>,
+    priority: i32,
+) -> StoreResult<i64> {
+    let owner = owner.unwrap_or("");
+    let current = w
+        .query_opt(
+            "SELECT coalesce((SELECT current_round FROM queue_rounds
+                              WHERE queue = $1 AND priority = $2), 0)
+             FROM queues WHERE name = $1",
+            &[&queue, &priority],
+        )
+        .await?
+        .ok_or_else(|| StoreError::QueueNotFound(queue.to_owned()))?
+        .try_get::<_, i64>(0)?;
+    let round = w
+        .query_one(
+            "INSERT INTO owner_rounds AS o (queue, priority, owner, last_round)
+             VALUES ($1, $2, $3, $4::bigint + 1)
+             ON CONFLICT (queue, priority, owner)
+             DO UPDATE SET last_round = greatest(o.last_round, excluded.last_round - 1) + 1
+             RETURNING last_round",
+            &[&queue, &priority, &owner, &current],
+        )
+        .await?
+        .try_get::<_, i64>(0)?;
+    Ok(round)
+}

@@ -1,0 +1,282 @@
+//! Claiming: which ready tasks a worker may start, under the queue's slots, the per-owner cap,
+//! the ordering keys and the owners' turns, across every node.
+//!
+//! A claim locks its queue's row first, so that the claimers of one queue take turns across
+//! nodes: each counts the running tasks after the previous one committed, and the slots, the
+//! per-owner cap and the ordering keys hold cluster-wide. Claimers of different queues run in
+//! parallel. Candidates are locked with `FOR UPDATE SKIP LOCKED`, so that a claim never waits
+//! for a task that another write (a cancel, a sweep) holds.
+
+use std::collections::HashMap;
+
+use jiff::Timestamp;
+use uuid::Uuid;
+
+use super::super::row::{millis, task_columns};
+use super::super::write::Write;
+use super::change::{self, Change, Head, head_columns};
+use crate::model::{EventKind, State, Task, TaskId, Transition};
+use crate::store::{ClaimRequest, StoreError, StoreResult};
+
+/// How many ready tasks a claim passes over at most (owner at its cap, ordering key busy) before
+/// it gives up looking for more.
+const MAX_PASSED_OVER: usize = 1024;
+
+/// A page of `$3` ready tasks of a queue in claiming order, after the first `$2` (index
+/// `tasks_claim`), locked unless another write holds them.
+const CANDIDATES: &str =
+    "SELECT seq, owner, ordering_key, expires_at, started_at, priority, fair_round FROM tasks
+     WHERE queue = $1 AND state = 'queued' AND executor <> 'tracked'
+     ORDER BY priority DESC, fair_round, seq
+     LIMIT $3 OFFSET $2
+     FOR UPDATE SKIP LOCKED";
+
+/// Whether a task of ordering key `$1` other than row `$2` holds the line: one enqueued
+/// before it that is not final, or one running or waiting whatever its place (a task
+/// enqueued on another node may commit after a later one of its key was claimed).
+const IN_LINE_BEFORE: &str = "SELECT 1 FROM tasks
+     WHERE ordering_key = $1 AND seq <> $2
+       AND state IN ('scheduled', 'queued', 'running', 'waiting')
+       AND (seq < $2 OR state IN ('running', 'waiting'))
+     LIMIT 1";
+
+struct Candidate {
+    seq: i64,
+    owner: Option<String>,
+    ordering_key: Option<String>,
+    expires_at: Option<i64>,
+    started_at: Option<i64>,
+    priority: i32,
+    fair_round: i64,
+}
+
+/// Claims up to `request.limit` ready tasks of a queue.
+pub(in crate::store::postgres) async fn claim(
+    w: &mut Write<'_>,
+    request: &ClaimRequest,
+) -> StoreResult<Vec<Task>> {
+    let queue = request.queue.as_str();
+    let Some(row) = w
+        .query_opt(
+            "SELECT concurrency, per_owner_concurrency, paused FROM queues
+             WHERE name = $1 FOR UPDATE",
+            &[&queue],
+        )
+        .await?
+    else {
+        return Err(StoreError::QueueNotFound(queue.to_owned()));
+    };
+    let concurrency = i64::from(row.try_get::<_, i32>(0)?);
+    let per_owner = row.try_get::<_, Option<i32>>(1)?.map(i64::from);
+    let paused: bool = row.try_get(2)?;
+    if paused || request.limit == 0 {
+        return Ok(Vec::new());
+    }
+    let mut running_by_owner: HashMap<Option<String>, i64> = HashMap::new();
+    for row in w
+        .query(
+            "SELECT owner, count(*) FROM tasks WHERE queue = $1 AND state = 'running'
+             GROUP BY owner",
+            &[&queue],
+        )
+        .await?
+    {
+        running_by_owner.insert(row.try_get(0)?, row.try_get(1)?);
+    }
+    let running: i64 = running_by_owner.values().sum();
+    let free = usize::try_from(concurrency - running)
+        .unwrap_or(0)
+        .min(request.limit);
+    if free == 0 {
+        return Ok(Vec::new());
+    }
+    let now_ms = millis(request.now);
+    let mut claimed = Vec::with_capacity(free);
+    // The round served at each priority, moved on by what is claimed now.
+    let mut rounds: HashMap<i32, i64> = HashMap::new();
+    // Per ordering key, a task known to be in line (blocked, or claimed now).
+    let mut in_line: HashMap<String, i64> = HashMap::new();
+    let mut passed_over = 0usize;
+    let page = (free * 2 + 4).min(256);
+    loop {
+        let candidates = candidates(w, queue, passed_over, page).await?;
+        let exhausted = candidates.len() < page;
+        for candidate in candidates {
+            if claimed.len() == free {
+                break;
+            }
+            if candidate.started_at.is_none() && candidate.expires_at.is_some_and(|at| at <= now_ms)
+            {
+                let head = head_of(w, candidate.seq).await?;
+                change::transition(w, &head, Transition::Expire, Change::default(), request.now)
+                    .await?;
+                continue;
+            }
+            let owner_running = running_by_owner.entry(candidate.owner.clone()).or_insert(0);
+            if per_owner.is_some_and(|cap| *owner_running >= cap) {
+                passed_over += 1;
+                continue;
+            }
+            if let Some(key) = &candidate.ordering_key {
+                let known_in_line = in_line.get(key).is_some_and(|seq| *seq < candidate.seq);
+                if known_in_line || in_line_before(w, key, candidate.seq).await? {
+                    let seq = in_line.entry(key.clone()).or_insert(candidate.seq);
+                    *seq = (*seq).min(candidate.seq);
+                    passed_over += 1;
+                    continue;
+                }
+                in_line.insert(key.clone(), candidate.seq);
+            }
+            *owner_running += 1;
+            let round = rounds.entry(candidate.priority).or_insert(0);
+            *round = (*round).max(candidate.fair_round);
+            claimed.push(
+                start_attempt(
+                    w,
+                    candidate.seq,
+                    State::Queued,
+                    request.node,
+                    request.lease_until,
+                    request.now,
+                )
+                .await?,
+            );
+        }
+        if claimed.len() == free || exhausted || passed_over >= MAX_PASSED_OVER {
+            break;
+        }
+    }
+    for (priority, round) in rounds {
+        w.execute(
+            "INSERT INTO queue_rounds AS r (queue, priority, current_round) VALUES ($1, $2, $3)
+             ON CONFLICT (queue, priority)
+             DO UPDATE SET current_round = greatest(r.current_round, excluded.current_round)",
+            &[&queue, &priority, &round],
+        )
+        .await?;
+    }
+    Ok(claimed)
+}
+
+/// Claims task `id` whatever its queue's slots, pause, per-owner cap or ordering key.
+pub(in crate::store::postgres) async fn claim_task(
+    w: &mut Write<'_>,
+    id: TaskId,
+    node: Uuid,
+    lease_until: Timestamp,
+    now: Timestamp,
+) -> StoreResult<Task> {
+    let head = change::load(w, id).await?;
+    Transition::Claim
+        .apply(head.state)
+        .map_err(|source| StoreError::Illegal { id, source })?;
+    start_attempt(w, head.seq, head.state, node, lease_until, now).await
+}
+
+/// Claims a task just enqueued for an inline run, if it may run now: a task errand runs, in a
+/// queue that is not paused, first in line for its ordering key. (The queue's slots and the
+/// per-owner cap do not hold back an inline run.)
+pub(in crate::store::postgres) async fn claim_inline(
+    w: &mut Write<'_>,
+    task: &Task,
+    node: Uuid,
+    lease_until: Timestamp,
+    now: Timestamp,
+) -> StoreResult<Option<Task>> {
+    if task.state != State::Queued || task.executor == crate::model::Executor::Tracked {
+        return Ok(None);
+    }
+    let paused: bool = w
+        .query_one("SELECT paused FROM queues WHERE name = $1", &[&task.queue])
+        .await?
+        .try_get(0)?;
+    let head = change::load(w, task.id).await?;
+    let blocked = match &task.ordering_key {
+        Some(key) => in_line_before(w, key, head.seq).await?,
+        None => false,
+    };
+    if paused || blocked || head.state != State::Queued {
+        return Ok(None);
+    }
+    start_attempt(w, head.seq, head.state, node, lease_until, now)
+        .await
+        .map(Some)
+}
+
+async fn candidates(
+    w: &Write<'_>,
+    queue: &str,
+    skip: usize,
+    page: usize,
+) -> StoreResult<Vec<Candidate>> {
+    let rows = w
+        .query(CANDIDATES, &[&queue, &(skip as i64), &(page as i64)])
+        .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(Candidate {
+                seq: row.try_get(0)?,
+                owner: row.try_get(1)?,
+                ordering_key: row.try_get(2)?,
+                expires_at: row.try_get(3)?,
+                started_at: row.try_get(4)?,
+                priority: row.try_get(5)?,
+                fair_round: row.try_get(6)?,
+            })
+        })
+        .collect()
+}
+
+async fn head_of(w: &Write<'_>, seq: i64) -> StoreResult<Head> {
+    const HEAD_BY_SEQ: &str = concat!(
+        "SELECT ",
+        head_columns!(),
+        " FROM tasks WHERE seq = $1 FOR UPDATE"
+    );
+    change::load_where(w, HEAD_BY_SEQ, &[&seq])
+        .await?
+        .pop()
+        .ok_or_else(|| StoreError::Invalid(format!("task row {seq} vanished")))
+}
+
+/// Whether another task of ordering key `key` holds the line before row `seq`.
+async fn in_line_before(w: &Write<'_>, key: &str, seq: i64) -> StoreResult<bool> {
+    Ok(w.query_opt(IN_LINE_BEFORE, &[&key, &seq]).await?.is_some())
+}
+
+/// `queued → running` with a new attempt, a new fence and a lease.
+const START_ATTEMPT: &str = concat!(
+    "UPDATE tasks SET state = $2, attempt = attempt + 1, fence = fence + 1,
+        lease_node = $3, lease_expires_at = $4, started_at = coalesce(started_at, $5),
+        updated_at = $5, cancel_requested = false
+     WHERE seq = $1
+     RETURNING ",
+    task_columns!()
+);
+
+async fn start_attempt(
+    w: &mut Write<'_>,
+    seq: i64,
+    from: State,
+    node: Uuid,
+    lease_until: Timestamp,
+    now: Timestamp,
+) -> StoreResult<Task> {
+    let to = State::Running;
+    debug_assert_eq!(Transition::Claim.apply(from), Ok(to));
+    change::update_and_record(
+        w,
+        START_ATTEMPT,
+        &[
+            &seq,
+            &to.as_str(),
+            &node,
+            &millis(lease_until),
+            &millis(now),
+        ],
+        EventKind::StateChanged,
+        Some(from),
+        now,
+    )
+    .await
+}

@@ -1,0 +1,199 @@
+//! Enqueueing: new tasks, dedup hits and debounces.
+//!
+//! Dedup is race-free across nodes: the unique partial index `tasks_dedup_pending` admits one
+//! never-started task per key, and the insert names it (`ON CONFLICT … DO NOTHING`). An
+//! insert that loses the race finds the winner and answers with it (or debounces it).
+
+use jiff::Timestamp;
+
+use super::super::row::{millis, payload_columns, task_columns, task_from_row};
+use super::super::write::Write;
+use super::change::{self, Change, head_columns};
+use crate::model::{DedupPolicy, EventKind, Executor, NewTask, State, Task, Transition};
+use crate::store::{Enqueued, StoreError, StoreResult};
+
+/// How often an enqueue looks again after losing a dedup race before it gives up.
+const DEDUP_TRIES: usize = 8;
+
+/// Inserts a task; on a conflict over a pending dedup key, inserts nothing.
+const INSERT: &str = concat!(
+    "INSERT INTO tasks (id, name, queue, owner, title, description, executor, handler,
+        target, path, payload_format, payload, state, priority, fair_round, max_attempts,
+        timeout_ms, expires_at, created_at, scheduled_for, updated_at, ordering_key,
+        dedup_key, context, return_url, sealed_headers)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+        $18, $19, $20, $19, $21, $22, $23, $24, $25)
+     ON CONFLICT (dedup_key)
+        WHERE dedup_key IS NOT NULL AND started_at IS NULL AND state IN ('scheduled', 'queued')
+     DO NOTHING
+     RETURNING ",
+    task_columns!()
+);
+
+/// Enqueues `tasks` in order.
+pub(in crate::store::postgres) async fn enqueue(
+    w: &mut Write<'_>,
+    tasks: Vec<NewTask>,
+    now: Timestamp,
+) -> StoreResult<Vec<Enqueued>> {
+    let mut answers = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        answers.push(enqueue_one(w, task, now).await?);
+    }
+    Ok(answers)
+}
+
+async fn enqueue_one(w: &mut Write<'_>, new: NewTask, now: Timestamp) -> StoreResult<Enqueued> {
+    for _ in 0..DEDUP_TRIES {
+        if let Some(key) = &new.dedup_key
+            && let Some(existing) = dedup_hit(w, key, &new, now).await?
+        {
+            return Ok(Enqueued {
+                task: existing,
+                created: false,
+            });
+        }
+        if let Some(task) = insert(w, &new, now).await? {
+            w.record(EventKind::Created, None, task.clone(), now);
+            return Ok(Enqueued {
+                task,
+                created: true,
+            });
+        }
+        // Another write inserted a pending task of this key since we looked: look again.
+    }
+    Err(StoreError::Invalid(format!(
+        "dedup key {:?}: too many concurrent enqueues",
+        new.dedup_key
+    )))
+}
+
+/// Inserts `new`; `None` if a pending task of its dedup key won the race.
+async fn insert(w: &Write<'_>, new: &NewTask, now: Timestamp) -> StoreResult<Option<Task>> {
+    let scheduled_for = new.run_at.unwrap_or(now).max(now);
+    let state = if scheduled_for > now {
+        State::Scheduled
+    } else {
+        State::Queued
+    };
+    let fair_round = match state {
+        State::Queued => {
+            change::next_round(w, &new.queue, new.owner.as_deref(), new.priority).await?
+        }
+        // The round is taken when it becomes ready.
+        _ => {
+            require_queue(w, &new.queue).await?;
+            0
+        }
+    };
+    let max_attempts = new.max_attempts.ok_or_else(|| {
+        StoreError::Invalid("max_attempts must be resolved before enqueue".into())
+    })?;
+    let max_attempts = i32::try_from(max_attempts).unwrap_or(i32::MAX);
+    let (handler, target, path) = match &new.executor {
+        Executor::Handler { handler } => (Some(handler.as_str()), None, None),
+        Executor::Http { target, path } => (None, Some(target.as_str()), Some(path.as_str())),
+        Executor::Tracked => (None, None, None),
+    };
+    let (payload_format, payload) = payload_columns(&new.payload);
+    let timeout_ms = new
+        .timeout
+        .map(|t| i64::try_from(t.as_millis()).unwrap_or(i64::MAX));
+    let row = w
+        .query_opt(
+            INSERT,
+            &[
+                &new.id.0,
+                &new.name,
+                &new.queue,
+                &new.owner,
+                &new.title,
+                &new.description,
+                &new.executor.kind(),
+                &handler,
+                &target,
+                &path,
+                &payload_format,
+                &payload,
+                &state.as_str(),
+                &new.priority,
+                &fair_round,
+                &max_attempts,
+                &timeout_ms,
+                &new.expires_at.map(millis),
+                &millis(now),
+                &millis(scheduled_for),
+                &new.ordering_key,
+                &new.dedup_key,
+                &new.context,
+                &new.return_url,
+                &new.sealed_headers,
+            ],
+        )
+        .await?;
+    row.as_ref().map(task_from_row).transpose()
+}
+
+async fn require_queue(w: &Write<'_>, queue: &str) -> StoreResult<()> {
+    w.query_opt("SELECT 1 FROM queues WHERE name = $1", &[&queue])
+        .await?
+        .map(|_| ())
+        .ok_or_else(|| StoreError::QueueNotFound(queue.to_owned()))
+}
+
+/// The task of a dedup key that has never started (index `tasks_dedup_pending`), locked.
+const DEDUP_PENDING: &str = concat!(
+    "SELECT ",
+    head_columns!(),
+    " FROM tasks WHERE dedup_key = $1 AND started_at IS NULL
+       AND state IN ('scheduled', 'queued') FOR UPDATE"
+);
+
+/// The latest task of a dedup key that has started and is not final (index
+/// `tasks_dedup_started`).
+const DEDUP_STARTED: &str = concat!(
+    "SELECT ",
+    head_columns!(),
+    " FROM tasks WHERE dedup_key = $1 AND started_at IS NOT NULL
+       AND state IN ('scheduled', 'queued', 'running', 'waiting')
+     ORDER BY seq DESC LIMIT 1"
+);
+
+/// The task that answers an enqueue with dedup key `key`, if any: under `keep`, any task of the
+/// key that is not final; under `debounce`, the task of the key that has never started, now
+/// carrying the new payload and start time.
+async fn dedup_hit(
+    w: &mut Write<'_>,
+    key: &str,
+    new: &NewTask,
+    now: Timestamp,
+) -> StoreResult<Option<Task>> {
+    let pending = change::load_where(w, DEDUP_PENDING, &[&key]).await?.pop();
+    match (new.dedup, pending) {
+        (DedupPolicy::Keep, Some(head)) => change::fetch(w, head.seq).await.map(Some),
+        (DedupPolicy::Keep, None) => {
+            match change::load_where(w, DEDUP_STARTED, &[&key]).await?.pop() {
+                Some(head) => change::fetch(w, head.seq).await.map(Some),
+                None => Ok(None),
+            }
+        }
+        (DedupPolicy::Debounce, Some(head)) => {
+            let (payload_format, payload) = payload_columns(&new.payload);
+            w.execute(
+                "UPDATE tasks SET payload_format = $2, payload = $3,
+                    context = coalesce($4, context) WHERE seq = $1",
+                &[&head.seq, &payload_format, &payload, &new.context],
+            )
+            .await?;
+            let scheduled_for = new.run_at.unwrap_or(now).max(now);
+            let change = Change {
+                scheduled_for: Some(scheduled_for),
+                ..Change::default()
+            };
+            change::transition(w, &head, Transition::Debounce, change, now)
+                .await
+                .map(Some)
+        }
+        (DedupPolicy::Debounce, None) => Ok(None),
+    }
+}
