@@ -209,3 +209,61 @@ async fn retry_queues_a_final_task_with_a_fresh_budget() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_second_retry_adds_the_enqueue_budget_again_and_an_expired_task_loses_its_expiry() {
+    each(|store: Arc<dyn Store>| async move {
+        with_queue(&store, Queue::new("default").concurrency(5)).await;
+        let mut expiring = task("expires").max_attempts(2);
+        expiring.expires_at = Some(at(1));
+        put(&store, vec![expiring], t0()).await;
+        assert_eq!(store.expire_overdue(at(2)).await.unwrap(), 1);
+        let id = store.list(&Default::default()).await.unwrap().tasks[0].id;
+        let retried = store.retry(id, at(3)).await.unwrap();
+        assert_eq!((retried.state, retried.max_attempts), (State::Queued, 2));
+        for round in 0..2 {
+            let claimed = store
+                .claim(&request("default", 1, at(4 + round)))
+                .await
+                .unwrap();
+            assert_eq!(claimed.len(), 1, "the expiry went with the retry");
+            let failed = errand::model::ErrorInfo {
+                message: "no".into(),
+                detail: None,
+            };
+            store
+                .finish(lease(&claimed[0]), Outcome::Failed(failed), at(4 + round))
+                .await
+                .unwrap();
+            let again = store.retry(id, at(5 + round)).await.unwrap();
+            assert_eq!(
+                again.max_attempts,
+                again.attempt + 2,
+                "each retry gives the 2 attempts of the enqueue, no more"
+            );
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_retry_behind_a_pending_task_of_its_dedup_key_is_a_conflict() {
+    each(|store: Arc<dyn Store>| async move {
+        with_queue(&store, Queue::new("default")).await;
+        let keyed = || task("keyed").dedup_key("k", errand::model::DedupPolicy::Keep);
+        let first = put(&store, vec![keyed()], t0()).await.remove(0);
+        store.cancel(first.id, at(1)).await.unwrap();
+        let second = put(&store, vec![keyed()], at(2)).await.remove(0);
+        assert_ne!(first.id, second.id);
+        let refused = store.retry(first.id, at(3)).await;
+        assert!(
+            matches!(refused, Err(StoreError::Conflict { .. })),
+            "{refused:?}"
+        );
+        assert_eq!(
+            store.get(first.id).await.unwrap().unwrap().state,
+            State::Cancelled
+        );
+    })
+    .await;
+}

@@ -78,7 +78,9 @@ CREATE TABLE tasks (
     context jsonb,
     input jsonb,
     -- HTTP dispatch: the forwarded credentials, sealed by the API (erased when final).
-    sealed_headers bytea
+    sealed_headers bytea,
+    -- The attempts the task was given at enqueue: a retry of a final task gives it as many again.
+    attempt_budget integer
 ) WITH (
     fillfactor = 85,
     autovacuum_vacuum_scale_factor = 0.02,

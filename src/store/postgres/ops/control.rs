@@ -93,7 +93,8 @@ pub(in crate::store::postgres) async fn resume(
 }
 
 /// Queues a failed, cancelled or expired task again, with as many attempts ahead of it as it
-/// had at first. Its error, result, progress and dismissal are cleared.
+/// was given at enqueue, and no expiry. Its error, result, progress and dismissal are
+/// cleared. Refused while another task of its dedup key is pending.
 pub(in crate::store::postgres) async fn retry(
     w: &mut Write<'_>,
     id: TaskId,
@@ -103,8 +104,24 @@ pub(in crate::store::postgres) async fn retry(
     Transition::Retry
         .apply(head.state)
         .map_err(|source| StoreError::Illegal { id, source })?;
+    let key: Option<String> = w
+        .query_one("SELECT dedup_key FROM tasks WHERE seq = $1", &[&head.seq])
+        .await?
+        .get(0);
+    if let Some(key) = key
+        && change::load_where(w, super::enqueue::DEDUP_PENDING, &[&key])
+            .await?
+            .iter()
+            .any(|pending| pending.id != id)
+    {
+        return Err(StoreError::Conflict {
+            id,
+            reason: format!("another task of dedup key {key:?} is waiting to run"),
+        });
+    }
     w.execute(
-        "UPDATE tasks SET max_attempts = attempt + max_attempts, finished_at = NULL,
+        "UPDATE tasks SET max_attempts = attempt + coalesce(attempt_budget, max_attempts),
+            finished_at = NULL, expires_at = NULL,
             dismissed = false, result = NULL, result_url = NULL, progress_percent = NULL,
             progress_message = NULL, progress_current = NULL, progress_total = NULL,
             scheduled_for = $2

@@ -20,9 +20,9 @@ const INSERT: &str = concat!(
     "INSERT INTO tasks (id, name, queue, owner, title, description, executor, handler,
         target, path, payload_format, payload, state, priority, fair_round, max_attempts,
         timeout_ms, expires_at, created_at, scheduled_for, updated_at, ordering_key,
-        dedup_key, context, return_url, sealed_headers)
+        dedup_key, context, return_url, sealed_headers, attempt_budget)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-        $18, $19, $20, $19, $21, $22, $23, $24, $25)
+        $18, $19, $20, $19, $21, $22, $23, $24, $25, $16)
      ON CONFLICT (dedup_key)
         WHERE dedup_key IS NOT NULL AND started_at IS NULL AND state IN ('scheduled', 'queued')
      DO NOTHING
@@ -142,7 +142,7 @@ async fn require_queue(w: &Write<'_>, queue: &str) -> StoreResult<()> {
 }
 
 /// The task of a dedup key that has never started (index `tasks_dedup_pending`), locked.
-const DEDUP_PENDING: &str = concat!(
+pub(in crate::store::postgres) const DEDUP_PENDING: &str = concat!(
     "SELECT ",
     head_columns!(),
     " FROM tasks WHERE dedup_key = $1 AND started_at IS NULL
