@@ -21,6 +21,7 @@ pub fn render(metrics: &Metrics, queues: &[QueueStats], answers: &[(&'static str
             ("scheduled", queue.scheduled),
             ("queued", queue.queued),
             ("running", queue.running),
+            ("waiting", queue.waiting),
         ] {
             let _ = writeln!(
                 out,

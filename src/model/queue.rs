@@ -93,4 +93,6 @@ pub struct QueueStats {
     pub scheduled: u64,
     /// Tasks running now.
     pub running: u64,
+    /// Tasks waiting for their user's input.
+    pub waiting: u64,
 }

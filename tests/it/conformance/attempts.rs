@@ -7,14 +7,7 @@ use errand::model::{ErrorInfo, EventKind, Executor, Progress, Queue, State, Task
 use errand::store::{Lease, LeaseStatus, Outcome, Store, StoreError};
 use serde_json::json;
 
-use super::factory::{at, each, put, request, t0, task, with_queue};
-
-fn lease(task: &Task) -> Lease {
-    Lease {
-        id: task.id,
-        fence: task.fence,
-    }
-}
+use super::factory::{at, each, lease, put, request, t0, task, with_queue};
 
 fn error(message: &str) -> ErrorInfo {
     ErrorInfo {

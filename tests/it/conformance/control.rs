@@ -2,19 +2,12 @@
 
 use std::sync::Arc;
 
-use errand::model::{EventKind, Executor, Queue, State, Task};
-use errand::store::{Lease, Outcome, Store, StoreError};
+use errand::model::{EventKind, Executor, Queue, State};
+use errand::store::{Outcome, Store, StoreError};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::factory::{at, each, put, request, t0, task, with_queue};
-
-fn lease(task: &Task) -> Lease {
-    Lease {
-        id: task.id,
-        fence: task.fence,
-    }
-}
+use super::factory::{at, each, lease, put, request, t0, task, with_queue};
 
 #[tokio::test]
 async fn cancel_ends_a_waiting_task_at_once_and_asks_a_running_one() {

@@ -191,3 +191,11 @@ pub async fn put(
         .map(|answer| answer.task)
         .collect()
 }
+
+/// The lease of a claimed task.
+pub fn lease(task: &errand::model::Task) -> errand::store::Lease {
+    errand::store::Lease {
+        id: task.id,
+        fence: task.fence,
+    }
+}

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use errand::model::{EventKind, Queue, QueueStats, State};
 use errand::store::{Counts, Lease, Outcome, Store, TaskFilter};
 
-use super::factory::{at, each, put, request, t0, task, with_queue};
+use super::factory::{at, each, lease, put, request, t0, task, with_queue};
 
 #[tokio::test]
 async fn events_since_answers_in_order_for_one_owner_or_all() {
@@ -196,6 +196,18 @@ async fn queues_answer_settings_and_depths() {
         .await;
         store.claim(&request("b", 1, at(1))).await.unwrap();
         store.set_queue_paused("a", true).await.unwrap();
+        with_queue(&store, Queue::new("c")).await;
+        put(&store, vec![task("4").queue("c")], t0()).await;
+        let asking = store
+            .claim(&request("c", 1, at(1)))
+            .await
+            .unwrap()
+            .remove(0);
+        let question = Outcome::NeedsInput {
+            input_url: None,
+            message: None,
+        };
+        store.finish(lease(&asking), question, at(2)).await.unwrap();
         let queues = store.queues().await.unwrap();
         assert_eq!(
             queues,
@@ -208,6 +220,7 @@ async fn queues_answer_settings_and_depths() {
                     queued: 0,
                     scheduled: 0,
                     running: 0,
+                    waiting: 0,
                 },
                 QueueStats {
                     name: "b".into(),
@@ -217,6 +230,17 @@ async fn queues_answer_settings_and_depths() {
                     queued: 1,
                     scheduled: 1,
                     running: 1,
+                    waiting: 0,
+                },
+                QueueStats {
+                    name: "c".into(),
+                    concurrency: 1,
+                    per_owner_concurrency: None,
+                    paused: false,
+                    queued: 0,
+                    scheduled: 0,
+                    running: 0,
+                    waiting: 1,
                 },
             ]
         );

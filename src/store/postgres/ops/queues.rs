@@ -54,7 +54,7 @@ pub(in crate::store::postgres) async fn queues(client: &Client) -> StoreResult<V
     let depths_query = client
         .prepare_cached(
             "SELECT queue, state, count(*) FROM tasks
-             WHERE state IN ('scheduled', 'queued', 'running') GROUP BY queue, state",
+             WHERE state IN ('scheduled', 'queued', 'running', 'waiting') GROUP BY queue, state",
         )
         .await?;
     let mut depths: HashMap<(String, String), u64> = HashMap::new();
@@ -83,6 +83,7 @@ pub(in crate::store::postgres) async fn queues(client: &Client) -> StoreResult<V
                 queued: depth("queued"),
                 scheduled: depth("scheduled"),
                 running: depth("running"),
+                waiting: depth("waiting"),
                 concurrency: u32::try_from(row.try_get::<_, i32>(1)?).unwrap_or(0),
                 per_owner_concurrency: row
                     .try_get::<_, Option<i32>>(2)?

@@ -50,7 +50,7 @@ pub(in crate::store::sqlite) fn queues(conn: &Connection) -> StoreResult<Vec<Que
     {
         let mut statement = conn.prepare_cached(
             "SELECT queue, state, count(*) FROM tasks
-             WHERE state IN ('scheduled', 'queued', 'running') GROUP BY queue, state",
+             WHERE state IN ('scheduled', 'queued', 'running', 'waiting') GROUP BY queue, state",
         )?;
         let mut rows = statement.query([])?;
         while let Some(row) = rows.next()? {
@@ -76,6 +76,7 @@ pub(in crate::store::sqlite) fn queues(conn: &Connection) -> StoreResult<Vec<Que
                 queued: depth("queued"),
                 scheduled: depth("scheduled"),
                 running: depth("running"),
+                waiting: depth("waiting"),
                 concurrency: row.get(1)?,
                 per_owner_concurrency: row.get(2)?,
                 paused: row.get(3)?,
