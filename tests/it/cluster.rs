@@ -211,15 +211,10 @@ async fn all_succeeded(base: &str, ids: &[String]) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn three_nodes_on_one_database_behave_like_one_errand() {
-    let Some(admin_url) = postgres_url() else {
-        return;
-    };
-    let db = ClusterDb::create(&admin_url).await;
-    let (app_base, app) = application().await;
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("errand.toml");
+/// The nodes' configuration, in `dir`: the database at `url`, a queue `content` of 2 slots,
+/// and the application at `app_base` as the target `app`.
+fn write_config(dir: &std::path::Path, url: &str, app_base: &str) -> std::path::PathBuf {
+    let config = dir.join("errand.toml");
     std::fs::write(
         &config,
         format!(
@@ -237,11 +232,22 @@ max_attempts = 10
 [targets.app]
 base_url = "{app_base}"
 secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-"#,
-            url = db.url()
+"#
         ),
     )
     .unwrap();
+    config
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_on_one_database_behave_like_one_errand() {
+    let Some(admin_url) = postgres_url() else {
+        return;
+    };
+    let db = ClusterDb::create(&admin_url).await;
+    let (app_base, app) = application().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &db.url(), &app_base);
     let mut nodes: Vec<Node> = (0..3).map(|_| Node::start(&config, dir.path())).collect();
     let bases: Vec<String> = nodes.iter().map(|node| node.base.clone()).collect();
     let all: Vec<&str> = bases.iter().map(String::as_str).collect();
@@ -293,5 +299,108 @@ secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
     all_succeeded(alive[1], &ids).await;
 
     drop(nodes);
+    db.drop_database().await;
+}
+
+/// A TCP forwarder to PostgreSQL that can fail like a database outage: while it is down it
+/// drops every open connection and every new one at once.
+struct Outage {
+    address: std::net::SocketAddr,
+    down: Arc<tokio::sync::watch::Sender<bool>>,
+}
+
+impl Outage {
+    async fn forward_to(upstream: String) -> Outage {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let (down, _) = tokio::sync::watch::channel(false);
+        let down = Arc::new(down);
+        let watch = Arc::clone(&down);
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let mut down = watch.subscribe();
+                if *down.borrow() {
+                    continue; // dropped: the connection is refused
+                }
+                let upstream = upstream.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(upstream).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = down.wait_for(|down| *down) => {}
+                    }
+                });
+            }
+        });
+        Outage { address, down }
+    }
+
+    fn set_down(&self, down: bool) {
+        self.down.send_replace(down);
+    }
+}
+
+async fn readiness(base: &str) -> Option<u16> {
+    let answer = client().get(format!("{base}/readyz")).send().await.ok()?;
+    Some(answer.status().as_u16())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_outage_turns_readiness_red_and_loses_no_task() {
+    let Some(admin_url) = postgres_url() else {
+        return;
+    };
+    let db = ClusterDb::create(&admin_url).await;
+    let (app_base, app) = application().await;
+    let upstream = db.url();
+    let host_port = upstream
+        .split('@')
+        .next_back()
+        .and_then(|rest| rest.split('/').next())
+        .unwrap()
+        .to_owned();
+    let outage = Outage::forward_to(host_port.clone()).await;
+    let through_proxy = upstream.replacen(&host_port, &outage.address.to_string(), 1);
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &through_proxy, &app_base);
+    let node = Node::start(&config, dir.path());
+    let base = node.base.clone();
+
+    let before = enqueue(&[base.as_str()], 10, "before").await;
+    wait_for("the work to be under way", || async {
+        (app.served.load(Ordering::SeqCst) >= 2).then_some(())
+    })
+    .await;
+    outage.set_down(true);
+    wait_for("readiness to go red", || async {
+        (readiness(&base).await == Some(503)).then_some(())
+    })
+    .await;
+    let refused = client()
+        .post(format!("{base}/v1/tasks"))
+        .bearer_auth(ADMIN)
+        .json(
+            &json!({"name": "cluster.work", "queue": "content", "target": "app", "path": "/work"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        refused.status().as_u16(),
+        503,
+        "an enqueue that cannot be stored says so"
+    );
+    assert_eq!(readiness(&base).await, Some(503));
+    outage.set_down(false);
+    wait_for("readiness to come back", || async {
+        (readiness(&base).await == Some(200)).then_some(())
+    })
+    .await;
+    let after = enqueue(&[base.as_str()], 5, "after").await;
+    all_succeeded(&base, &before).await;
+    all_succeeded(&base, &after).await;
+    drop(node);
     db.drop_database().await;
 }
