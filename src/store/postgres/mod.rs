@@ -12,7 +12,8 @@
 //! - events are numbered at commit under a lock so that they become visible in order, and
 //!   reach every node through `LISTEN/NOTIFY` (`events.rs`, `listener.rs`).
 //!
-//! A write that PostgreSQL aborts for a deadlock is run again from the start.
+//! A write that PostgreSQL aborts for a deadlock is run again from the start. Concurrent
+//! enqueues share a transaction and a commit (`group.rs`).
 
 mod connection;
 mod error;
@@ -79,6 +80,8 @@ pub struct PostgresStore {
     /// The notification channel of this schema.
     channel: String,
     publisher: Arc<Publisher>,
+    /// Enqueues, committed in groups.
+    enqueuer: group::Enqueuer,
     stop: CancellationToken,
 }
 
@@ -93,7 +96,9 @@ impl Drop for PostgresStore {
 /// (`&mut Write`) that evaluates to a future of a `StoreResult`.
 macro_rules! write {
     ($store:expr, |$w:ident| $body:expr) => {{
-        let store: &PostgresStore = $store;
+        // A `PostgresStore` or a `group::Committer`: anything with its pool, channel and
+        // publisher.
+        let store = $store;
         let mut tries = 0;
         loop {
             tries += 1;
@@ -132,6 +137,9 @@ macro_rules! write {
     }};
 }
 
+// After the macro, which it uses.
+mod group;
+
 impl PostgresStore {
     /// Connects, migrates the schema to the current version, and starts the event listener.
     /// Fails (never panics) if the database cannot be reached.
@@ -161,10 +169,16 @@ impl PostgresStore {
             Arc::clone(&publisher),
             stop.clone(),
         );
+        let enqueuer = group::Enqueuer::spawn(group::Committer {
+            pool: pool.clone(),
+            channel: channel.clone(),
+            publisher: Arc::clone(&publisher),
+        });
         Ok(PostgresStore {
             pool,
             channel,
             publisher,
+            enqueuer,
             stop,
         })
     }
@@ -194,7 +208,7 @@ impl Store for PostgresStore {
     }
 
     async fn enqueue(&self, tasks: Vec<NewTask>, now: Timestamp) -> StoreResult<Vec<Enqueued>> {
-        write!(self, |w| ops::enqueue::enqueue(w, tasks.clone(), now))
+        self.enqueuer.enqueue(tasks, now).await
     }
 
     async fn enqueue_claimed(

@@ -112,6 +112,24 @@ impl<'a> Write<'a> {
         });
     }
 
+    /// Opens a savepoint for one part of a grouped write; answers the mark to roll back to.
+    pub(super) async fn savepoint(&mut self) -> StoreResult<usize> {
+        self.tx.batch_execute("SAVEPOINT part").await?;
+        Ok(self.events.len())
+    }
+
+    /// Keeps the part since the last savepoint.
+    pub(super) async fn release(&mut self) -> StoreResult<()> {
+        Ok(self.tx.batch_execute("RELEASE SAVEPOINT part").await?)
+    }
+
+    /// Undoes the part since the savepoint of `mark`, and the events it recorded.
+    pub(super) async fn roll_back_to(&mut self, mark: usize) -> StoreResult<()> {
+        self.tx.batch_execute("ROLLBACK TO SAVEPOINT part").await?;
+        self.events.truncate(mark);
+        Ok(())
+    }
+
     /// Rolls back, and waits until the server has: a transaction merely dropped would keep
     /// its row locks until its connection next runs, and claims would skip those rows.
     pub(super) async fn rollback(self) -> StoreResult<()> {

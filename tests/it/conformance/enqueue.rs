@@ -186,3 +186,44 @@ async fn dedup_within_one_batch_answers_the_first_task() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn concurrent_enqueues_share_commits_and_one_refused_leaves_the_others_be() {
+    each(|store: Arc<dyn Store>| async move {
+        with_queue(&store, Queue::new("default")).await;
+        let calls: Vec<_> = (0..24)
+            .map(|i| {
+                let store = Arc::clone(&store);
+                tokio::spawn(async move {
+                    let queue = if i == 7 { "nowhere" } else { "default" };
+                    store
+                        .enqueue(vec![task(&format!("t{i}")).queue(queue)], t0())
+                        .await
+                })
+            })
+            .collect();
+        let mut created = 0;
+        for (i, call) in calls.into_iter().enumerate() {
+            match call.await.unwrap() {
+                Ok(answers) => {
+                    assert!(answers[0].created);
+                    created += 1;
+                }
+                Err(err) => {
+                    assert_eq!(i, 7, "{err}");
+                    assert!(matches!(err, StoreError::QueueNotFound(_)), "{err}");
+                }
+            }
+        }
+        assert_eq!(created, 23);
+        let listed = store.list(&Default::default()).await.unwrap();
+        assert_eq!(listed.tasks.len(), 23);
+        let events = store.events_since(0, None, 100).await.unwrap();
+        assert_eq!(
+            events.len(),
+            23,
+            "one event each, none from the refused enqueue"
+        );
+    })
+    .await;
+}
