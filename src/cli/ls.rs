@@ -221,4 +221,3 @@ ID      STATE               QUEUE    NAME            TITLE                      
         assert_eq!(table(&[]), "no tasks\n");
     }
 }
-

@@ -197,7 +197,14 @@ pub fn spawn_serve(
     let address = lines
         .by_ref()
         .map_while(Result::ok)
-        .find_map(|line| Some(line.split_once("API listening address=")?.1.trim().to_owned()))
+        .find_map(|line| {
+            Some(
+                line.split_once("API listening address=")?
+                    .1
+                    .trim()
+                    .to_owned(),
+            )
+        })
         .expect("serve logged its address");
     std::thread::spawn(move || lines.for_each(drop));
     (child, address)
