@@ -72,7 +72,9 @@ pub(super) fn start(
     let stop = shared.inflight.register(lease);
     let shared = Arc::clone(shared);
     async move {
-        let stored = match execute(&shared, task, &stop).await {
+        let next = execute(&shared, task, &stop).await;
+        stop.mark_ending();
+        let stored = match next {
             Some(Next::Record(outcome)) => record(&shared, lease, outcome).await,
             Some(Next::AwaitReports) => {
                 // No longer this node's to renew (a renewal would find it lost).

@@ -28,13 +28,18 @@ pub(super) async fn run(shared: Arc<Shared>) {
             Ok(statuses) => {
                 for (lease, status) in leases.iter().zip(statuses) {
                     match status {
+                        // An attempt that ended while this renewal was on its way has nothing
+                        // to lose: only one still running is stopped, and reported.
                         LeaseStatus::Lost => {
-                            tracing::warn!(task = %lease.id, "lost the lease of a running attempt; stopping it");
-                            shared.inflight.stop(lease.id, StopReason::LeaseLost);
+                            if shared.inflight.stop_lease(*lease, StopReason::LeaseLost) {
+                                tracing::warn!(task = %lease.id, "lost the lease of a running attempt; stopping it");
+                            }
                         }
                         LeaseStatus::Renewed {
                             cancel_requested: true,
-                        } => shared.inflight.stop(lease.id, StopReason::Cancel),
+                        } => {
+                            shared.inflight.stop_lease(*lease, StopReason::Cancel);
+                        }
                         LeaseStatus::Renewed { .. } => {}
                     }
                 }

@@ -1,6 +1,7 @@
 //! The attempts this node is running, with the signal that stops each.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use tokio_util::sync::CancellationToken;
@@ -24,6 +25,9 @@ pub(crate) enum StopReason {
 pub(crate) struct Stop {
     token: CancellationToken,
     reason: OnceLock<StopReason>,
+    /// The attempt has ended and is recording its outcome: a renewal that finds its lease
+    /// gone has raced with that write, and is no news.
+    ending: AtomicBool,
 }
 
 impl Stop {
@@ -41,6 +45,11 @@ impl Stop {
     /// The token the handler watches.
     pub(crate) fn token(&self) -> &CancellationToken {
         &self.token
+    }
+
+    /// Marks the attempt as ended: its outcome is being written.
+    pub(crate) fn mark_ending(&self) {
+        self.ending.store(true, Ordering::Relaxed);
     }
 }
 
@@ -79,6 +88,21 @@ impl Inflight {
                 fence: *fence,
             })
             .collect()
+    }
+
+    /// Stops the attempt of `lease` for `reason`, if this node still runs that very attempt
+    /// (not a later one of the same task) and it has not ended on its own; answers whether it
+    /// did.
+    pub(crate) fn stop_lease(&self, lease: Lease, reason: StopReason) -> bool {
+        match self.lock().get(&lease.id) {
+            Some((fence, stop))
+                if *fence == lease.fence && !stop.ending.load(Ordering::Relaxed) =>
+            {
+                stop.request(reason);
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Stops the attempt of task `id`, if this node runs it.
