@@ -8,8 +8,9 @@ use jiff::Timestamp;
 
 use super::super::row::{count_column, millis, task_columns};
 use super::super::write::Write;
-use super::change::{self, Change};
-use crate::model::{EventKind, Progress, Task, Transition};
+use super::change;
+use crate::model::{EventKind, Progress, Task};
+use crate::store::settle::settle;
 use crate::store::{Lease, LeaseStatus, Outcome, StoreError, StoreResult};
 
 /// Extends each lease that is still current, in one statement.
@@ -116,65 +117,10 @@ pub(in crate::store::postgres) async fn finish(
     now: Timestamp,
 ) -> StoreResult<Task> {
     let head = change::load_current(w, lease).await?;
-    let outcome = match outcome {
-        // A cancellation asked while it ran ends the task rather than let it run again.
-        Outcome::RetryAt { .. } | Outcome::NeedsInput { .. } | Outcome::HandedBack
-            if head.cancel_requested =>
-        {
-            Outcome::Cancelled
-        }
-        // Whoever reports a retryable failure, the store keeps the limit of attempts.
-        Outcome::RetryAt { error, .. } if head.attempt >= head.max_attempts => {
-            Outcome::Failed(error)
-        }
-        outcome => outcome,
-    };
-    let (transition, change) = match outcome {
-        Outcome::Succeeded {
-            result,
-            result_url,
-            message,
-        } => (
-            Transition::Succeed,
-            Change {
-                result,
-                result_url,
-                message,
-                error: Some(None),
-                ..Change::default()
-            },
-        ),
-        Outcome::Failed(error) => (
-            Transition::Fail,
-            Change {
-                error: Some(Some(error)),
-                ..Change::default()
-            },
-        ),
-        Outcome::RetryAt { error, at } => (
-            Transition::RetryLater,
-            Change {
-                error: Some(Some(error)),
-                scheduled_for: Some(at),
-                ..Change::default()
-            },
-        ),
-        Outcome::NeedsInput { input_url, message } => (
-            Transition::AwaitInput,
-            Change {
-                input_url,
-                message,
-                ..Change::default()
-            },
-        ),
-        Outcome::Cancelled => (Transition::Cancel, Change::default()),
-        Outcome::HandedBack => (
-            Transition::Requeue,
-            Change {
-                refund_attempt: true,
-                ..Change::default()
-            },
-        ),
-    };
+    let (transition, change) = settle(
+        outcome,
+        head.cancel_requested,
+        head.attempt >= head.max_attempts,
+    );
     change::transition(w, &head, transition, change, now).await
 }

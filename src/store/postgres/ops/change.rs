@@ -6,7 +6,8 @@ use tokio_postgres::types::ToSql;
 
 use super::super::row::{self, millis, task_columns, task_from_row};
 use super::super::write::Write;
-use crate::model::{ErrorInfo, EventKind, State, Task, TaskId, Transition};
+use crate::model::{EventKind, State, Task, TaskId, Transition};
+pub(in crate::store::postgres) use crate::store::settle::Change;
 use crate::store::{Lease, StoreError, StoreResult};
 
 /// What a write needs to know of a task before changing it.
@@ -113,23 +114,6 @@ pub(in crate::store::postgres) async fn load_current(
 pub(in crate::store::postgres) async fn fetch(w: &Write<'_>, seq: i64) -> StoreResult<Task> {
     const TASK_BY_SEQ: &str = concat!("SELECT ", task_columns!(), " FROM tasks WHERE seq = $1");
     task_from_row(&w.query_one(TASK_BY_SEQ, &[&seq]).await?)
-}
-
-/// The columns a transition may set besides the state. `None` keeps what is there.
-#[derive(Debug, Default)]
-pub(in crate::store::postgres) struct Change {
-    pub scheduled_for: Option<Timestamp>,
-    pub fair_round: Option<i64>,
-    pub result: Option<serde_json::Value>,
-    pub result_url: Option<String>,
-    pub input_url: Option<String>,
-    pub message: Option<String>,
-    /// `Some(None)` clears the error.
-    pub error: Option<Option<ErrorInfo>>,
-    /// `Some(None)` clears the input.
-    pub input: Option<Option<serde_json::Value>>,
-    /// The attempt did not count: give it back.
-    pub refund_attempt: bool,
 }
 
 /// Sets the state and what `Change` names; a final state also sets `finished_at` and erases

@@ -3,10 +3,11 @@
 use jiff::Timestamp;
 use rusqlite::{OptionalExtension, params};
 
-use super::super::row::{id_bytes, json_text, millis};
+use super::super::row::{id_bytes, millis};
 use super::super::writer::Batch;
-use super::change::{self, Change};
-use crate::model::{EventKind, Progress, Task, Transition};
+use super::change;
+use crate::model::{EventKind, Progress, Task};
+use crate::store::settle::settle;
 use crate::store::{Lease, LeaseStatus, Outcome, StoreResult};
 
 /// Extends each lease that is still current.
@@ -101,67 +102,11 @@ pub(in crate::store::sqlite) fn finish(
     now: Timestamp,
 ) -> StoreResult<Task> {
     let head = change::load_current(batch, lease)?;
-    let outcome = match outcome {
-        // A cancellation asked while it ran ends the task rather than let it run again or
-        // wait: it is not forgotten by a retry, a question or a hand-back.
-        Outcome::RetryAt { .. } | Outcome::NeedsInput { .. } | Outcome::HandedBack
-            if head.cancel_requested =>
-        {
-            Outcome::Cancelled
-        }
-        // Whoever reports a retryable failure, the store keeps the limit of attempts.
-        Outcome::RetryAt { error, .. } if head.attempt >= head.max_attempts => {
-            Outcome::Failed(error)
-        }
-        outcome => outcome,
-    };
-    let (transition, change) = match outcome {
-        Outcome::Succeeded {
-            result,
-            result_url,
-            message,
-        } => (
-            Transition::Succeed,
-            Change {
-                result: json_text(&result),
-                result_url,
-                message,
-                error: Some(None),
-                ..Change::default()
-            },
-        ),
-        Outcome::Failed(error) => (
-            Transition::Fail,
-            Change {
-                error: Some(Some(error)),
-                ..Change::default()
-            },
-        ),
-        Outcome::RetryAt { error, at } => (
-            Transition::RetryLater,
-            Change {
-                error: Some(Some(error)),
-                scheduled_for: Some(at),
-                ..Change::default()
-            },
-        ),
-        Outcome::NeedsInput { input_url, message } => (
-            Transition::AwaitInput,
-            Change {
-                input_url,
-                message,
-                ..Change::default()
-            },
-        ),
-        Outcome::Cancelled => (Transition::Cancel, Change::default()),
-        Outcome::HandedBack => (
-            Transition::Requeue,
-            Change {
-                refund_attempt: true,
-                ..Change::default()
-            },
-        ),
-    };
+    let (transition, change) = settle(
+        outcome,
+        head.cancel_requested,
+        head.attempt >= head.max_attempts,
+    );
     change::transition(batch, &head, transition, change, now)
 }
 

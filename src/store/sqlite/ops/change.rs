@@ -3,9 +3,10 @@
 use jiff::Timestamp;
 use rusqlite::{OptionalExtension, params};
 
-use super::super::row::{TASK_BY_SEQ, id_bytes, millis, record_event, task_from_row};
+use super::super::row::{TASK_BY_SEQ, id_bytes, json_text, millis, record_event, task_from_row};
 use super::super::writer::Batch;
-use crate::model::{ErrorInfo, EventKind, State, Task, TaskId, Transition};
+use crate::model::{EventKind, State, Task, TaskId, Transition};
+pub(in crate::store::sqlite) use crate::store::settle::Change;
 use crate::store::{Lease, StoreError, StoreResult};
 
 /// What a write needs to know of a task before changing it.
@@ -101,23 +102,6 @@ pub(in crate::store::sqlite) fn fetch(batch: &Batch<'_>, seq: i64) -> StoreResul
         .query_row([seq], task_from_row)?)
 }
 
-/// The columns a transition may set besides the state. `None` keeps what is there.
-#[derive(Debug, Default)]
-pub(in crate::store::sqlite) struct Change {
-    pub scheduled_for: Option<Timestamp>,
-    pub fair_round: Option<i64>,
-    pub result: Option<String>,
-    pub result_url: Option<String>,
-    pub input_url: Option<String>,
-    pub message: Option<String>,
-    /// `Some(None)` clears the error.
-    pub error: Option<Option<ErrorInfo>>,
-    /// `Some(None)` clears the input.
-    pub input: Option<Option<String>>,
-    /// The attempt did not count: give it back.
-    pub refund_attempt: bool,
-}
-
 /// Applies `transition` to the task of `head`, with `change`, and records the event.
 pub(in crate::store::sqlite) fn transition(
     batch: &mut Batch<'_>,
@@ -137,7 +121,7 @@ pub(in crate::store::sqlite) fn transition(
         None => (false, None),
     };
     let (set_input, input) = match change.input {
-        Some(input) => (true, input),
+        Some(input) => (true, input.map(|value| value.to_string())),
         None => (false, None),
     };
     update_and_record(
@@ -166,7 +150,7 @@ pub(in crate::store::sqlite) fn transition(
             to.is_final(),
             change.scheduled_for.map(millis),
             change.fair_round,
-            change.result,
+            json_text(&change.result),
             change.result_url,
             change.input_url,
             change.message,

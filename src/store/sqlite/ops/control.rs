@@ -86,7 +86,7 @@ pub(in crate::store::sqlite) fn resume(
             head.owner.as_deref(),
             head.priority,
         )?),
-        input: Some(input.map(|value| value.to_string())),
+        input: Some(input),
         refund_attempt: true,
         ..Change::default()
     };
