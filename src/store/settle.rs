@@ -1,12 +1,13 @@
 //! What both stores decide the same way, whatever their database: the columns a transition
-//! sets besides the state ([`Change`]), and how an attempt's reported outcome is settled
-//! ([`settle`]).
+//! sets besides the state ([`Change`]), how an attempt's reported outcome is settled
+//! ([`settle`]) and a lost lease ([`rescue`]), and how a task's executor and payload are
+//! stored.
 
 use jiff::Timestamp;
 use serde_json::Value;
 
 use super::Outcome;
-use crate::model::{ErrorInfo, Transition};
+use crate::model::{ErrorInfo, Executor, Payload, Transition};
 
 /// The columns a transition may set besides the state. `None` keeps what is there.
 #[derive(Debug, Default)]
@@ -90,5 +91,59 @@ pub(crate) fn settle(
                 ..Change::default()
             },
         ),
+    }
+}
+
+/// The transition and change for a running attempt whose lease ran out (its node died or
+/// lost touch): cancelled if a cancellation was asked, failed if its attempts are spent, else
+/// queued again. The attempt counts: the task may be what killed its worker.
+pub(crate) fn rescue(
+    cancel_requested: bool,
+    attempt: u32,
+    max_attempts: u32,
+) -> (Transition, Change) {
+    let (transition, message) = if cancel_requested {
+        (
+            Transition::Cancel,
+            "The worker running this task stopped before it could be cancelled; it was cancelled.",
+        )
+    } else if attempt >= max_attempts {
+        (
+            Transition::Fail,
+            "The worker running this task stopped, and its attempts are spent.",
+        )
+    } else {
+        (
+            Transition::Requeue,
+            "The worker running this task stopped; it will run again.",
+        )
+    };
+    let change = Change {
+        error: Some(Some(ErrorInfo {
+            message: message.to_owned(),
+            detail: Some(format!(
+                "The lease of attempt {attempt} of {max_attempts} expired without being renewed."
+            )),
+        })),
+        ..Change::default()
+    };
+    (transition, change)
+}
+
+/// The columns an executor is stored in: its handler, or its target and path.
+pub(crate) fn executor_columns(executor: &Executor) -> (Option<&str>, Option<&str>, Option<&str>) {
+    match executor {
+        Executor::Handler { handler } => (Some(handler.as_str()), None, None),
+        Executor::Http { target, path } => (None, Some(target.as_str()), Some(path.as_str())),
+        Executor::Tracked => (None, None, None),
+    }
+}
+
+/// A payload as stored: its format (`json`, `bytes` or none) and its bytes.
+pub(crate) fn payload_columns(payload: &Payload) -> (Option<&'static str>, Option<Vec<u8>>) {
+    match payload {
+        Payload::None => (None, None),
+        Payload::Json(value) => (Some("json"), Some(value.to_string().into_bytes())),
+        Payload::Bytes(bytes) => (Some("bytes"), Some(bytes.clone())),
     }
 }

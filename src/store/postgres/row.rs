@@ -70,15 +70,6 @@ pub(super) fn count_column(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-/// A payload as stored: its format and its bytes.
-pub(super) fn payload_columns(payload: &Payload) -> (Option<&'static str>, Option<Vec<u8>>) {
-    match payload {
-        Payload::None => (None, None),
-        Payload::Json(value) => (Some("json"), Some(value.to_string().into_bytes())),
-        Payload::Bytes(bytes) => (Some("bytes"), Some(bytes.clone())),
-    }
-}
-
 /// Reads a task from a row that starts with [`TASK_COLUMNS`].
 pub(super) fn task_from_row(row: &Row) -> StoreResult<Task> {
     let executor = match row.try_get::<_, &str>(6)? {

@@ -6,10 +6,11 @@
 
 use jiff::Timestamp;
 
-use super::super::row::{millis, payload_columns, task_columns, task_from_row};
+use super::super::row::{millis, task_columns, task_from_row};
 use super::super::write::Write;
 use super::change::{self, Change, head_columns};
-use crate::model::{DedupPolicy, EventKind, Executor, NewTask, State, Task, Transition};
+use crate::model::{DedupPolicy, EventKind, NewTask, State, Task, Transition};
+use crate::store::settle::{executor_columns, payload_columns};
 use crate::store::{Enqueued, StoreError, StoreResult};
 
 /// How often an enqueue looks again after losing a dedup race before it gives up.
@@ -90,11 +91,7 @@ async fn insert(w: &Write<'_>, new: &NewTask, now: Timestamp) -> StoreResult<Opt
         StoreError::Invalid("max_attempts must be resolved before enqueue".into())
     })?;
     let max_attempts = i32::try_from(max_attempts).unwrap_or(i32::MAX);
-    let (handler, target, path) = match &new.executor {
-        Executor::Handler { handler } => (Some(handler.as_str()), None, None),
-        Executor::Http { target, path } => (None, Some(target.as_str()), Some(path.as_str())),
-        Executor::Tracked => (None, None, None),
-    };
+    let (handler, target, path) = executor_columns(&new.executor);
     let (payload_format, payload) = payload_columns(&new.payload);
     let timeout_ms = new
         .timeout

@@ -8,8 +8,9 @@ use jiff::Timestamp;
 use super::super::row::millis;
 use super::super::write::Write;
 use super::change::{self, Change, Head, head_columns};
-use crate::model::{ErrorInfo, State, Transition};
+use crate::model::{State, Transition};
 use crate::store::StoreResult;
+use crate::store::settle::rescue;
 
 // One sweep moves at most 1,000 tasks.
 
@@ -123,33 +124,7 @@ pub(in crate::store::postgres) async fn rescue_expired_leases(
     let mut changed = 0;
     for head in &heads {
         debug_assert_eq!(head.state, State::Running);
-        let spent = head.attempt >= head.max_attempts;
-        let (transition, message) = if head.cancel_requested {
-            (
-                Transition::Cancel,
-                "The worker running this task stopped before it could be cancelled; it was cancelled.",
-            )
-        } else if spent {
-            (
-                Transition::Fail,
-                "The worker running this task stopped, and its attempts are spent.",
-            )
-        } else {
-            (
-                Transition::Requeue,
-                "The worker running this task stopped; it will run again.",
-            )
-        };
-        let change = Change {
-            error: Some(Some(ErrorInfo {
-                message: message.to_owned(),
-                detail: Some(format!(
-                    "The lease of attempt {} of {} expired without being renewed.",
-                    head.attempt, head.max_attempts
-                )),
-            })),
-            ..Change::default()
-        };
+        let (transition, change) = rescue(head.cancel_requested, head.attempt, head.max_attempts);
         let outcome = change::transition(w, head, transition, change, now).await;
         if took_effect(head, "rescue", outcome)? {
             changed += 1;

@@ -6,7 +6,8 @@ use rusqlite::{OptionalExtension, params};
 use super::super::row::{id_bytes, json_text, millis, record_event};
 use super::super::writer::Batch;
 use super::change::{self, Change};
-use crate::model::{DedupPolicy, EventKind, Executor, NewTask, Payload, State, Task, Transition};
+use crate::model::{DedupPolicy, EventKind, NewTask, State, Task, Transition};
+use crate::store::settle::{executor_columns, payload_columns};
 use crate::store::{Enqueued, StoreError, StoreResult};
 
 /// The task of a dedup key that has never started (unique index `tasks_dedup_pending`).
@@ -58,11 +59,7 @@ fn enqueue_one(batch: &mut Batch<'_>, new: NewTask, now: Timestamp) -> StoreResu
     let max_attempts = new.max_attempts.ok_or_else(|| {
         StoreError::Invalid("max_attempts must be resolved before enqueue".into())
     })?;
-    let (handler, target, path) = match &new.executor {
-        Executor::Handler { handler } => (Some(handler.as_str()), None, None),
-        Executor::Http { target, path } => (None, Some(target.as_str()), Some(path.as_str())),
-        Executor::Tracked => (None, None, None),
-    };
+    let (handler, target, path) = executor_columns(&new.executor);
     let (payload_format, payload) = payload_columns(&new.payload);
     let timeout_ms = new
         .timeout
@@ -162,14 +159,5 @@ fn dedup_hit(
             change::transition(batch, &head, Transition::Debounce, change, now).map(Some)
         }
         (DedupPolicy::Debounce, None) => Ok(None),
-    }
-}
-
-/// A payload as stored: its format and its bytes.
-fn payload_columns(payload: &Payload) -> (Option<&'static str>, Option<Vec<u8>>) {
-    match payload {
-        Payload::None => (None, None),
-        Payload::Json(value) => (Some("json"), Some(value.to_string().into_bytes())),
-        Payload::Bytes(bytes) => (Some("bytes"), Some(bytes.clone())),
     }
 }

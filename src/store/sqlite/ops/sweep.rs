@@ -7,7 +7,8 @@ use jiff::Timestamp;
 use super::super::row::millis;
 use super::super::writer::{Batch, in_savepoint};
 use super::change::{self, Change, Head};
-use crate::model::{ErrorInfo, State, Task, Transition};
+use crate::model::{State, Task, Transition};
+use crate::store::settle::rescue;
 use crate::store::{StoreError, StoreResult};
 
 // One sweep moves at most 1,000 tasks.
@@ -110,33 +111,7 @@ pub(in crate::store::sqlite) fn rescue_expired_leases(
     let heads = change::load_where(batch, LAPSED_LEASES, [millis(now)])?;
     each_alone(batch, &heads, "rescue", |batch, head| {
         debug_assert_eq!(head.state, State::Running);
-        let spent = head.attempt >= head.max_attempts;
-        let (transition, message) = if head.cancel_requested {
-            (
-                Transition::Cancel,
-                "The worker running this task stopped before it could be cancelled; it was cancelled.",
-            )
-        } else if spent {
-            (
-                Transition::Fail,
-                "The worker running this task stopped, and its attempts are spent.",
-            )
-        } else {
-            (
-                Transition::Requeue,
-                "The worker running this task stopped; it will run again.",
-            )
-        };
-        let change = Change {
-            error: Some(Some(ErrorInfo {
-                message: message.to_owned(),
-                detail: Some(format!(
-                    "The lease of attempt {} of {} expired without being renewed.",
-                    head.attempt, head.max_attempts
-                )),
-            })),
-            ..Change::default()
-        };
+        let (transition, change) = rescue(head.cancel_requested, head.attempt, head.max_attempts);
         change::transition(batch, head, transition, change, now)
     })
 }
