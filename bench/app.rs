@@ -165,6 +165,8 @@ impl Errand {
             report_timeout: Duration::from_secs(60),
             max_body_bytes: 64 * 1024,
             metrics: Arc::new(Metrics::default()),
+            shutdown: tokio_util::sync::CancellationToken::new(),
+            allowed_origins: Vec::new(),
         });
         let served = Served(tokio::spawn(async move {
             if let Err(err) = axum::serve(listener, router).await {

@@ -3,7 +3,8 @@
 //! - `caller.rs`: who is calling, and what each kind of caller may do.
 //! - `error.rs`: the one mapping from errors to `{"error": {"code", "message"}}` answers.
 //! - `wire.rs`: request and answer bodies.
-//! - `tasks.rs` (enqueue, read, long-poll), `actions.rs` (cancel, retry, dismiss, resume),
+//! - `tasks.rs` (enqueue, read, long-poll), `events.rs` (the Server-Sent Events stream),
+//!   `actions.rs` (cancel, retry, dismiss, resume),
 //!   `reports.rs` (the application's start, progress and outcome), `queues.rs`, `tokens.rs`,
 //!   `health.rs` (`/healthz`, `/readyz`, `/metrics`, self-test).
 //! - `openapi.rs`: the OpenAPI 3.1 document, generated from the handlers' annotations; a test
@@ -12,6 +13,7 @@
 mod actions;
 mod caller;
 mod error;
+mod events;
 mod health;
 mod openapi;
 mod queues;
@@ -25,13 +27,16 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::Method;
+use axum::http::{HeaderValue, Method};
 use axum::routing::{MethodRouter, get, patch, post};
 
 pub use caller::Caller;
 pub use error::{ApiError, ErrorBody};
 pub use health::{PROBE_HANDLER, PROBE_QUEUE, probe_handler};
 pub use openapi::document;
+
+use tokio_util::sync::CancellationToken;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::auth::{ApiKeys, Sealer, TaskTokens, UserTokens};
 use crate::engine::Engine;
@@ -55,6 +60,10 @@ pub struct ApiSettings {
     pub max_body_bytes: usize,
     /// The counters `/metrics` shows.
     pub metrics: Arc<Metrics>,
+    /// Cancelled when the server stops: open event streams end then.
+    pub shutdown: CancellationToken,
+    /// Origins whose pages may call the API and follow the event stream (CORS).
+    pub allowed_origins: Vec<HeaderValue>,
 }
 
 /// The API's shared state. Cheap to clone.
@@ -143,6 +152,11 @@ pub const ROUTES: &[Route] = &[
     },
     Route {
         method: "GET",
+        path: "/v1/events",
+        handler: || get(events::stream),
+    },
+    Route {
+        method: "GET",
         path: "/v1/queues",
         handler: || get(queues::list),
     },
@@ -196,6 +210,7 @@ pub const ROUTES: &[Route] = &[
 /// The API's router.
 pub fn router(settings: ApiSettings) -> Router {
     let max_body_bytes = settings.max_body_bytes;
+    let cors = cors(&settings.allowed_origins);
     let state = ApiState {
         inner: Arc::new(settings),
     };
@@ -224,5 +239,22 @@ pub fn router(settings: ApiSettings) -> Router {
             ApiError::not_found(format!("no route {}", uri.path()))
         })
         .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(cors)
         .with_state(state)
+        // The widget and the pages: not API, so outside `ROUTES` and the OpenAPI document.
+}
+
+/// CORS for pages of the allowed origins (a widget embedded in another site): they may call
+/// the API and follow the event stream with a user token; no other origin may.
+fn cors(origins: &[HeaderValue]) -> CorsLayer {
+    use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderName};
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins.iter().cloned()))
+        .allow_methods([Method::GET, Method::POST, Method::PATCH])
+        .allow_headers([
+            AUTHORIZATION,
+            CONTENT_TYPE,
+            HeaderName::from_static("last-event-id"),
+        ])
+        .max_age(Duration::from_secs(3600))
 }

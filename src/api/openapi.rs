@@ -5,7 +5,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{actions, health, queues, reports, tasks, tokens, wire};
+use super::{actions, events, health, queues, reports, tasks, tokens, wire};
 use crate::model::{
     DedupPolicy, ErrorInfo, Executor, Links, Progress, QueueStats, State, Task, TaskId,
 };
@@ -21,6 +21,7 @@ use crate::store::Counts;
         tasks::enqueue, tasks::enqueue_batch, tasks::get, tasks::list,
         actions::cancel, actions::retry, actions::dismiss, actions::resume,
         reports::start, reports::progress, reports::complete, reports::fail,
+        events::stream,
         queues::list, queues::update, queues::pause, queues::resume,
         tokens::mint,
         health::selftest, health::healthz, health::readyz, health::metrics,

@@ -121,6 +121,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 report_timeout: resolved.report_timeout,
                 max_body_bytes: resolved.max_body_bytes,
                 metrics,
+                shutdown: stop_api.clone(),
+                allowed_origins: resolved.allowed_origins.clone(),
             });
             let stopped = stop_api.clone().cancelled_owned();
             Some(tokio::spawn(async move {

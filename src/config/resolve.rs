@@ -52,6 +52,8 @@ pub struct Resolved {
     pub grace: Duration,
     /// The largest request body.
     pub max_body_bytes: usize,
+    /// Origins whose pages may call the API (CORS).
+    pub allowed_origins: Vec<axum::http::HeaderValue>,
     /// The admin API key generated at this start, to be shown once.
     pub new_admin_api_key: Option<String>,
     /// Where the generated secrets are kept.
@@ -87,6 +89,12 @@ pub fn resolve(config: Config) -> anyhow::Result<Resolved> {
         bail!("grace_seconds must be at most {MAX_SECONDS} (30 days)");
     }
     let queues = queues(&config)?;
+    let allowed_origins = config
+        .ui
+        .allowed_origins
+        .iter()
+        .map(|origin| self::origin(origin))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let targets = config
         .targets
         .iter()
@@ -170,6 +178,7 @@ pub fn resolve(config: Config) -> anyhow::Result<Resolved> {
         report_timeout: Duration::from_secs(config.report_timeout_seconds),
         grace: Duration::from_secs(config.grace_seconds),
         max_body_bytes: config.max_body_bytes,
+        allowed_origins,
         new_admin_api_key: loaded.new_admin_api_key,
         secrets_file,
     })
@@ -263,6 +272,18 @@ fn target(name: &str, settings: &super::TargetConfig) -> anyhow::Result<Target> 
     Ok(target)
 }
 
+/// An origin of `[ui] allowed_origins`: `scheme://host[:port]`, nothing more.
+fn origin(text: &str) -> anyhow::Result<axum::http::HeaderValue> {
+    let url: reqwest::Url = text
+        .parse()
+        .with_context(|| format!("ui.allowed_origins: {text:?} is not an origin"))?;
+    let bare = url.origin().ascii_serialization();
+    if !matches!(url.scheme(), "http" | "https") || bare != text.trim_end_matches('/') {
+        bail!("ui.allowed_origins: {text:?} is not an origin like https://cms.example.org");
+    }
+    Ok(axum::http::HeaderValue::from_str(&bare)?)
+}
+
 fn decode_key(text: &str) -> Option<[u8; 32]> {
     use base64::Engine as _;
     let text = text.trim().trim_end_matches('=');
@@ -320,6 +341,10 @@ mod tests {
                 "16 characters",
             ),
             ("[auth]\nencryption_key = \"abc\"", "encryption_key"),
+            (
+                "[ui]\nallowed_origins = [\"https://x.org/path\"]",
+                "allowed_origins",
+            ),
         ] {
             let err = resolve(config_in(dir.path(), text)).unwrap_err();
             assert!(format!("{err:#}").contains(expected), "{text}: {err:#}");

@@ -10,6 +10,7 @@ mod render;
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 pub use histogram::Histogram;
 pub use recorder::record;
@@ -19,6 +20,20 @@ pub use render::render;
 #[derive(Debug, Default)]
 pub struct Metrics {
     inner: Mutex<Counters>,
+    /// Event streams open now (shared with their guards).
+    streams: std::sync::Arc<AtomicI64>,
+}
+
+/// Counts one open event stream, until dropped.
+#[derive(Debug)]
+pub struct StreamGuard {
+    streams: std::sync::Arc<AtomicI64>,
+}
+
+impl Drop for StreamGuard {
+    fn drop(&mut self) {
+        self.streams.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 #[derive(Debug, Default)]
@@ -36,6 +51,19 @@ struct Counters {
 }
 
 impl Metrics {
+    /// Counts an event stream as open until the guard is dropped.
+    pub fn stream_opened(&self) -> StreamGuard {
+        self.streams.fetch_add(1, Ordering::Relaxed);
+        StreamGuard {
+            streams: std::sync::Arc::clone(&self.streams),
+        }
+    }
+
+    /// How many event streams are open.
+    pub fn open_streams(&self) -> i64 {
+        self.streams.load(Ordering::Relaxed)
+    }
+
     fn with<T>(&self, f: impl FnOnce(&mut Counters) -> T) -> T {
         let mut counters = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         f(&mut counters)

@@ -99,6 +99,13 @@ pub fn render(metrics: &Metrics, queues: &[QueueStats], answers: &[(&'static str
     });
     header(
         &mut out,
+        "errand_sse_clients",
+        "gauge",
+        "Event streams (GET /v1/events) open on this node.",
+    );
+    let _ = writeln!(out, "errand_sse_clients {}", metrics.open_streams());
+    header(
+        &mut out,
         "errand_dispatch_answers_total",
         "counter",
         "HTTP dispatch answers, by class.",

@@ -266,6 +266,10 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
     ) -> StoreResult<Vec<Event>>;
 
+    /// The number of the latest stored event (0 if there is none): where a new reader of the
+    /// stream starts.
+    async fn last_event_seq(&self) -> StoreResult<i64>;
+
     /// Events as they are committed. A receiver that falls behind gets `Lagged` and should
     /// catch up with [`Store::events_since`].
     fn subscribe(&self) -> broadcast::Receiver<Arc<Event>>;

@@ -1,6 +1,6 @@
 //! Several `errand serve` processes on one PostgreSQL database behave like one errand: a
 //! queue's slots hold across nodes (counted by the application), an event of a task one node
-//! ran reaches a long poll held by another, a node SIGKILLed mid-run loses no task, and every
+//! ran reaches the event stream and a long poll held by another, a node SIGKILLed mid-run loses no task, and every
 //! errand connection terminated by PostgreSQL is survived without loss.
 //!
 //! Runs when `ERRAND_TEST_DATABASE_URL` names a PostgreSQL database; each run creates a
@@ -261,6 +261,35 @@ async fn three_nodes_on_one_database_behave_like_one_errand() {
         2,
         "the queue's 2 slots, across 3 nodes"
     );
+
+    // An event stream held by node 0 sees a task that another node enqueued and ran.
+    let mut stream = client()
+        .get(format!("{}/v1/events", all[0]))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    let id = enqueue(&all[1..2], 1, "stream").await.remove(0);
+    let mut received = String::new();
+    let carried = tokio::time::timeout(crate::util::DEADLINE, async {
+        while let Ok(Some(chunk)) = stream.chunk().await {
+            received.push_str(&String::from_utf8_lossy(&chunk));
+            if received
+                .split("\n\n")
+                .any(|block| block.contains(&id) && block.contains("\"state\":\"succeeded\""))
+            {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(
+        carried,
+        Ok(true),
+        "node 0's stream carried the task's success"
+    );
+    drop(stream);
 
     // A long poll held by node 0 hears of a task that another node enqueued and ran.
     let id = enqueue(&all[1..2], 1, "events").await.remove(0);

@@ -348,6 +348,14 @@ impl Store for PostgresStore {
         ops::read::events_since(&self.client().await?, after, owner, limit).await
     }
 
+    async fn last_event_seq(&self) -> StoreResult<i64> {
+        let client = self.client().await?;
+        let row = client
+            .query_one("SELECT coalesce(max(seq), 0) FROM events", &[])
+            .await?;
+        Ok(row.try_get(0)?)
+    }
+
     fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
         self.publisher.subscribe()
     }

@@ -273,6 +273,18 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn last_event_seq(&self) -> StoreResult<i64> {
+        self.readers
+            .read(|conn| {
+                Ok(
+                    conn.query_row("SELECT coalesce(max(seq), 0) FROM events", [], |row| {
+                        row.get(0)
+                    })?,
+                )
+            })
+            .await
+    }
+
     fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
         self.events.subscribe()
     }

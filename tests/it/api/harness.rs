@@ -32,6 +32,8 @@ pub struct Api {
     pub engine: Engine,
     /// Its database.
     pub db: TestDb,
+    /// Stops the server's event streams.
+    pub shutdown: tokio_util::sync::CancellationToken,
     http: reqwest::Client,
 }
 
@@ -63,6 +65,8 @@ pub struct Options {
     pub report_timeout: Duration,
     /// The largest request body.
     pub max_body_bytes: usize,
+    /// Origins allowed by CORS.
+    pub allowed_origins: Vec<&'static str>,
 }
 
 impl Default for Options {
@@ -70,6 +74,7 @@ impl Default for Options {
         Options {
             report_timeout: Duration::from_secs(60),
             max_body_bytes: 64 * 1024,
+            allowed_origins: Vec::new(),
         }
     }
 }
@@ -95,6 +100,7 @@ impl Api {
         api_keys.add(ADMIN, vec![Scope::Admin]);
         api_keys.add(APP, vec![Scope::Enqueue, Scope::Read]);
         api_keys.add(READER, vec![Scope::Read]);
+        let shutdown = tokio_util::sync::CancellationToken::new();
         let router = api::router(ApiSettings {
             engine: engine.clone(),
             api_keys,
@@ -104,6 +110,12 @@ impl Api {
             report_timeout: options.report_timeout,
             max_body_bytes: options.max_body_bytes,
             metrics: Arc::new(Metrics::default()),
+            shutdown: shutdown.clone(),
+            allowed_origins: options
+                .allowed_origins
+                .iter()
+                .map(|origin| origin.parse().unwrap())
+                .collect(),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -114,6 +126,7 @@ impl Api {
             base,
             engine,
             db,
+            shutdown,
             http: errand::run::http::client_builder().build().unwrap(),
         }
     }
@@ -212,4 +225,92 @@ impl Api {
 /// The `id` of a task as JSON.
 pub fn id_of(task: &Value) -> String {
     task["id"].as_str().expect("a task has an id").to_owned()
+}
+
+/// One Server-Sent Event as the test reads it.
+#[derive(Debug, Clone)]
+pub struct SseItem {
+    /// Its `event:` name.
+    pub event: String,
+    /// Its `id:`, if any.
+    pub id: Option<i64>,
+    /// Its `data:`, as JSON.
+    pub data: Value,
+}
+
+/// An open event stream.
+pub struct Events {
+    response: reqwest::Response,
+    buffer: String,
+}
+
+impl Api {
+    /// Opens `GET /v1/events{query}` with `auth`, resuming after `last_event_id` if given.
+    pub async fn events(&self, query: &str, auth: &str, last_event_id: Option<i64>) -> Events {
+        let mut request = self
+            .http
+            .get(format!("{}/v1/events{query}", self.base))
+            .bearer_auth(auth);
+        if let Some(id) = last_event_id {
+            request = request.header("last-event-id", id.to_string());
+        }
+        let response = request.send().await.expect("the API answers");
+        assert_eq!(response.status(), 200, "the stream opens");
+        Events {
+            response,
+            buffer: String::new(),
+        }
+    }
+}
+
+impl Events {
+    /// The next event, or `None` when the stream ends; fails the test after the deadline.
+    pub async fn next(&mut self) -> Option<SseItem> {
+        tokio::time::timeout(crate::util::DEADLINE, self.read())
+            .await
+            .expect("an event within the deadline")
+    }
+
+    async fn read(&mut self) -> Option<SseItem> {
+        loop {
+            while let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let mut item = SseItem {
+                    event: "message".into(),
+                    id: None,
+                    data: Value::Null,
+                };
+                let mut data = String::new();
+                for line in block.lines() {
+                    if let Some(value) = line.strip_prefix("event:") {
+                        item.event = value.trim().to_owned();
+                    } else if let Some(value) = line.strip_prefix("id:") {
+                        item.id = value.trim().parse().ok();
+                    } else if let Some(value) = line.strip_prefix("data:") {
+                        data.push_str(value.trim());
+                    }
+                }
+                if data.is_empty() {
+                    continue; // a comment (keep-alive)
+                }
+                item.data = serde_json::from_str(&data).expect("JSON data");
+                return Some(item);
+            }
+            let chunk = self.response.chunk().await.ok()??;
+            self.buffer.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+
+    /// Reads until an event of task `id` in `state` comes; answers every task event read.
+    pub async fn until(&mut self, id: &str, state: &str) -> Vec<SseItem> {
+        let mut seen = Vec::new();
+        while let Some(item) = self.next().await {
+            let done = item.data["task"]["id"] == id && item.data["task"]["state"] == state;
+            seen.push(item);
+            if done {
+                return seen;
+            }
+        }
+        panic!("the stream ended before task {id} was {state}: {seen:?}");
+    }
 }

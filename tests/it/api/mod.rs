@@ -3,7 +3,8 @@
 
 mod credentials;
 mod errors;
-mod harness;
+mod events;
+pub mod harness;
 mod isolation;
 mod openapi;
 mod queues;
