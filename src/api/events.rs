@@ -100,7 +100,7 @@ pub(super) async fn stream(
         }
     };
     let feed = Feed {
-        guard: state.inner.metrics.stream_opened(),
+        _open: state.inner.metrics.stream_opened(),
         state,
         owner,
         live,
@@ -129,8 +129,7 @@ struct Feed {
     /// The `ready` event still to send, with the number the stream starts after.
     hello: Option<i64>,
     /// Counts the stream in `/metrics` while it is open.
-    #[allow(dead_code)]
-    guard: StreamGuard,
+    _open: StreamGuard,
 }
 
 impl Feed {
