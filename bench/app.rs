@@ -1,6 +1,6 @@
 //! The HTTP side of the workloads: a local application that errand dispatches to (it answers
 //! 200 at once), errand's REST API served in-process on `127.0.0.1:0`, and the keys and
-//! secrets they share, generated for the run.
+//! secrets they share, generated for the run; and user tokens for the event stream.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,6 +19,7 @@ use reqwest::Url;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 use crate::drain::Counter;
 
@@ -105,6 +106,14 @@ impl Secrets {
         })
     }
 
+    /// A user token for `owner`, valid for an hour, as `POST /v1/tokens` would mint it.
+    pub fn user_token(&self, owner: &str) -> anyhow::Result<String> {
+        let minted = UserTokens::new(self.user_token_secret.to_vec())
+            .mint(owner, Duration::from_secs(3600), jiff::Timestamp::now())
+            .with_context(|| format!("minting a user token for {owner}"))?;
+        Ok(minted.token)
+    }
+
     /// A dispatcher to the application at `base`, with errand's callback at `callback_base`.
     pub fn dispatcher(&self, base: &Url, callback_base: &str) -> anyhow::Result<Arc<Dispatcher>> {
         let target = Target {
@@ -128,13 +137,22 @@ impl Secrets {
     }
 }
 
-/// errand with HTTP dispatch to an [`App`], and its REST API on an ephemeral port.
+/// errand with HTTP dispatch to an [`App`], and its REST API on an ephemeral port. Dropping
+/// it stops the API and ends its open event streams.
 pub struct Errand {
     /// The engine.
     pub engine: Engine,
     /// `http://127.0.0.1:PORT` of the API.
     pub api: String,
+    /// Ends the API's event streams (`GET /v1/events`) when cancelled.
+    shutdown: CancellationToken,
     _served: Served,
+}
+
+impl Drop for Errand {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
 }
 
 impl Errand {
@@ -154,6 +172,7 @@ impl Errand {
             .start()
             .await
             .context("starting the engine")?;
+        let shutdown = CancellationToken::new();
         let mut api_keys = ApiKeys::default();
         api_keys.add(&secrets.api_key, vec![Scope::Enqueue, Scope::Read]);
         let router = api::router(ApiSettings {
@@ -165,7 +184,7 @@ impl Errand {
             report_timeout: Duration::from_secs(60),
             max_body_bytes: 64 * 1024,
             metrics: Arc::new(Metrics::default()),
-            shutdown: tokio_util::sync::CancellationToken::new(),
+            shutdown: shutdown.clone(),
             allowed_origins: Vec::new(),
         });
         let served = Served(tokio::spawn(async move {
@@ -176,6 +195,7 @@ impl Errand {
         Ok(Errand {
             engine,
             api,
+            shutdown,
             _served: served,
         })
     }

@@ -4,9 +4,11 @@ use std::path::PathBuf;
 
 use clap::{Parser, ValueEnum};
 
+use crate::fanout::Fanout;
 use crate::latency::Samples;
 
-/// Measures errand: throughput, dispatch, latency, the commit floor and depth.
+/// Measures errand: throughput, dispatch, latency, the commit floor, depth, push latency and
+/// fan-out of the event stream.
 #[derive(Debug, Parser)]
 #[command(name = "errand-bench", version)]
 pub struct Args {
@@ -57,6 +59,10 @@ pub enum Workload {
     Floor,
     /// W1 with many tasks waiting, peak RSS, listing among them.
     Depth,
+    /// Push latency: a task's `succeeded` event published to its arrival at an SSE client.
+    Push,
+    /// 2,000 SSE clients at once, one owner each: RSS and push latency.
+    Fanout,
 }
 
 /// Which store.
@@ -83,7 +89,7 @@ pub struct Sizes {
     pub drain: usize,
     /// Tasks of W2.
     pub dispatch: usize,
-    /// Samples of W3.
+    /// Samples of W3 and of push.
     pub samples: Samples,
     /// Commits per table of the SQLite floor.
     pub floor_sqlite: usize,
@@ -91,6 +97,8 @@ pub struct Sizes {
     pub floor_postgres: usize,
     /// Tasks waiting in depth.
     pub depth: usize,
+    /// Clients and tasks of fan-out (push takes `samples`).
+    pub fanout: Fanout,
 }
 
 impl Sizes {
@@ -107,6 +115,10 @@ impl Sizes {
                 floor_sqlite: 2_000,
                 floor_postgres: 1_000,
                 depth: 20_000,
+                fanout: Fanout {
+                    clients: 200,
+                    tasks: 50,
+                },
             }
         } else {
             Sizes {
@@ -119,6 +131,10 @@ impl Sizes {
                 floor_sqlite: 20_000,
                 floor_postgres: 5_000,
                 depth: 1_000_000,
+                fanout: Fanout {
+                    clients: 2_000,
+                    tasks: 500,
+                },
             }
         }
     }

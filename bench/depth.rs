@@ -179,7 +179,7 @@ fn reset_peak_rss() -> anyhow::Result<()> {
 }
 
 /// A memory figure of `/proc/self/status` (`VmHWM`, `VmRSS`), in MiB.
-fn memory(field: &str) -> anyhow::Result<f64> {
+pub fn memory(field: &str) -> anyhow::Result<f64> {
     let status = std::fs::read_to_string("/proc/self/status")
         .context("reading /proc/self/status (Linux only)")?;
     let kb: f64 = status

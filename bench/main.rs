@@ -9,7 +9,9 @@
 //! ```
 //!
 //! One file per workload: `drain.rs` (W1, W1c, W1b), `dispatch.rs` (W2), `latency.rs` (W3),
-//! `floor.rs` (the commit floor), `depth.rs`; `app.rs` is the HTTP side (the application
+//! `floor.rs` (the commit floor), `depth.rs`, `push.rs` (push latency over `GET /v1/events`),
+//! `fanout.rs` (many event streams at once); `sse.rs` is the event streams' client side and
+//! the timing of the engine's events, `app.rs` the HTTP side (the application
 //! dispatched to, the in-process API), `setup.rs` the store of each run, `report.rs` the table
 //! and JSON, `args.rs` the command line. This file is the wiring: the order of the workloads.
 
@@ -18,10 +20,13 @@ mod args;
 mod depth;
 mod dispatch;
 mod drain;
+mod fanout;
 mod floor;
 mod latency;
+mod push;
 mod report;
 mod setup;
+mod sse;
 
 use std::process::ExitCode;
 
@@ -106,14 +111,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 floor::run(&backend, commits, runs, report).await
             }
             Workload::Depth => depth::run(&backend, sizes.depth, sizes.drain, runs, report).await,
+            Workload::Push => push::run(&backend, sizes.samples, runs, report).await,
+            Workload::Fanout => fanout::run(&backend, sizes.fanout, runs, report).await,
         }
         .with_context(|| format!("workload {workload:?}"))?;
-    }
-    for what in ["push latency", "fan-out"] {
-        report.not_measured(
-            what,
-            "needs the SSE endpoint GET /v1/events, which does not exist yet (issue 4)",
-        );
     }
     report.setting("load after", load_average());
 
