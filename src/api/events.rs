@@ -99,6 +99,7 @@ pub(super) async fn stream(
             (latest, Some(latest))
         }
     };
+    let state_shutdown = state.inner.shutdown.clone().cancelled_owned();
     let feed = Feed {
         _open: state.inner.metrics.stream_opened(),
         state,
@@ -108,6 +109,7 @@ pub(super) async fn stream(
         after,
         replaying: since.is_some(),
         hello,
+        stopped: Box::pin(state_shutdown),
     };
     let events = futures_util::stream::unfold(feed, |mut feed| async move {
         let event = feed.next().await?;
@@ -128,6 +130,9 @@ struct Feed {
     replaying: bool,
     /// The `ready` event still to send, with the number the stream starts after.
     hello: Option<i64>,
+    /// Resolves when the server stops; made once, not on every wait (a wake-up per event and
+    /// stream otherwise).
+    stopped: std::pin::Pin<Box<tokio_util::sync::WaitForCancellationFutureOwned>>,
     /// Counts the stream in `/metrics` while it is open.
     _open: StreamGuard,
 }
@@ -162,7 +167,7 @@ impl Feed {
                 continue;
             }
             let received = tokio::select! {
-                () = self.state.inner.shutdown.cancelled() => return None,
+                () = &mut self.stopped => return None,
                 received = self.live.recv() => received,
             };
             match received {
