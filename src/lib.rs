@@ -11,6 +11,9 @@
 //!   retries, sweeps and the graceful drain.
 //! - [`run`]: how a claimed task runs: in-process [handlers](run::Handler) and their
 //!   [context](run::TaskContext).
+//! - [`api`]: the REST API under `/v1` and the health endpoints.
+//! - [`ui`]: what the end user sees in a browser: the `<errand-tasks>` widget and the task
+//!   pages under `/ui`.
 //!
 //! # Example
 //!
@@ -54,6 +57,7 @@ pub mod metrics;
 pub mod model;
 pub mod run;
 pub mod store;
+pub mod ui;
 
 /// The names an application needs, in one import.
 pub mod prelude {

@@ -211,6 +211,10 @@ pub const ROUTES: &[Route] = &[
 pub fn router(settings: ApiSettings) -> Router {
     let max_body_bytes = settings.max_body_bytes;
     let cors = cors(&settings.allowed_origins);
+    let ui = crate::ui::router(crate::ui::UiState {
+        engine: settings.engine.clone(),
+        user_tokens: settings.user_tokens.clone(),
+    });
     let state = ApiState {
         inner: Arc::new(settings),
     };
@@ -242,6 +246,7 @@ pub fn router(settings: ApiSettings) -> Router {
         .layer(cors)
         .with_state(state)
         // The widget and the pages: not API, so outside `ROUTES` and the OpenAPI document.
+        .merge(ui)
 }
 
 /// CORS for pages of the allowed origins (a widget embedded in another site): they may call

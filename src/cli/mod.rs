@@ -1,5 +1,7 @@
 //! The command line: one file per command; this file holds the parser and the dispatch.
 //!
+//! `demo` runs errand with an example application (`demo/`).
+//!
 //! The client commands (`enqueue`, `ls`, `show`, `wait`, `cancel`, `retry`, `dismiss`,
 //! `resume`, `token`, `doctor`) talk to a running errand over its REST API: `client.rs` holds
 //! what they share (`--url`, `--api-key`, the HTTP client and its messages), `wire.rs` the
@@ -7,6 +9,7 @@
 
 mod act;
 mod client;
+mod demo;
 mod doctor;
 mod enqueue;
 mod ls;
@@ -45,6 +48,9 @@ pub enum LogFormat {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Try errand in a browser: errand and a small example application on localhost, on a
+    /// temporary database. Prints the URL to open.
+    Demo(demo::DemoArgs),
     /// Run errand: the engine's workers and sweepers on the database, until a signal drains it.
     Serve(serve::ServeArgs),
     /// Apply the database's pending schema migrations and exit.
@@ -79,6 +85,7 @@ impl Cli {
     pub async fn run(self) -> anyhow::Result<u8> {
         let done = |()| 0;
         match self.command {
+            Command::Demo(args) => demo::run(args).await.map(done),
             Command::Serve(args) => serve::run(args).await.map(done),
             Command::Migrate(args) => migrate::run(args).await.map(done),
             Command::Enqueue(args) => enqueue::run(*args).await,

@@ -20,5 +20,6 @@ mod ordering;
 mod retries;
 mod scheduling;
 mod store_transitions;
+mod ui;
 mod util;
 mod waiting;
