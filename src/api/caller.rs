@@ -156,7 +156,7 @@ fn query_token(parts: &Parts) -> Option<String> {
 }
 
 /// Decodes the `%XX` escapes and `+` of a query value.
-fn percent_decode(value: &str) -> String {
+pub fn percent_decode(value: &str) -> String {
     let mut out = Vec::with_capacity(value.len());
     let mut rest = value.as_bytes();
     while let Some((&byte, tail)) = rest.split_first() {

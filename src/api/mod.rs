@@ -31,6 +31,7 @@ use axum::http::{HeaderValue, Method};
 use axum::routing::{MethodRouter, get, patch, post};
 
 pub use caller::Caller;
+pub use caller::percent_decode;
 pub use error::{ApiError, ErrorBody};
 pub use health::{PROBE_HANDLER, PROBE_QUEUE, probe_handler};
 pub use openapi::document;

@@ -3,10 +3,14 @@
 
 use std::fmt::Write as _;
 
+use axum::extract::Request;
 use axum::http::StatusCode;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
+
+use super::text::{Lang, Locale};
 
 /// `text` made safe inside HTML text and quoted attribute values.
 pub fn escape(text: &str) -> String {
@@ -63,17 +67,19 @@ dt { font-weight: 600; }
 .notice { padding: .75rem; border: 1px solid var(--errand-border, #d0d4da); background: var(--errand-bg, #f6f7f9); }
 ";
 
-/// A whole page: `title` (escaped here) and `body` (HTML, already escaped by its maker).
-pub fn page(status: StatusCode, title: &str, head: &str, body: &str) -> Response {
+/// A whole page in `lang`: `title` (escaped here) and `body` (HTML, already escaped by its
+/// maker).
+pub fn page(status: StatusCode, lang: Lang, title: &str, head: &str, body: &str) -> Response {
     let mut html = String::with_capacity(body.len() + 1024);
     let _ = write!(
         html,
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+        "<!doctype html>\n<html lang=\"{lang}\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <meta name=\"referrer\" content=\"no-referrer\">\
-         <title>{} · errand</title><style>{STYLE}</style>{head}</head>\
+         <title>{title} · errand</title><style>{STYLE}</style>{head}</head>\
          <body><main>{body}</main></body></html>",
-        escape(title)
+        lang = lang.code(),
+        title = escape(title),
     );
     (
         status,
@@ -89,41 +95,85 @@ pub fn page(status: StatusCode, title: &str, head: &str, body: &str) -> Response
         .into_response()
 }
 
-/// A page that says what went wrong.
-pub fn problem(status: StatusCode, title: &str, message: &str) -> Response {
-    page(
-        status,
-        title,
-        "",
-        &format!("<h1>{}</h1><p>{}</p>", escape(title), escape(message)),
-    )
+/// What went wrong, in words of no language yet.
+#[derive(Debug, Clone)]
+pub enum Trouble {
+    /// No such task, or another owner's.
+    NotFound,
+    /// errand failed.
+    Failure,
+    /// The engine refused; its own explanation.
+    NotPossible(String),
+    /// No session.
+    SignIn,
+    /// The token has expired.
+    SignInExpired,
+    /// The token is not valid.
+    SignInInvalid,
+    /// A form post from elsewhere.
+    Refused,
+    /// A handover URL that cannot be kept.
+    BadLink,
+}
+
+/// An error a page answers with. As a response it is in English and carries itself as an
+/// extension, so that [`localize`] can say it again in the request's language.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    /// The answer's status.
+    pub status: StatusCode,
+    /// What happened.
+    pub trouble: Trouble,
+}
+
+impl Problem {
+    /// A problem with this status.
+    pub fn new(status: StatusCode, trouble: Trouble) -> Self {
+        Problem { status, trouble }
+    }
+
+    /// 404: no such task, or another owner's.
+    pub fn not_found() -> Self {
+        Problem::new(StatusCode::NOT_FOUND, Trouble::NotFound)
+    }
+
+    /// The page that says what went wrong, in `lang`.
+    pub fn render(&self, lang: Lang) -> Response {
+        let text = lang.text();
+        let (title, message, detail) = match &self.trouble {
+            Trouble::NotFound => (text.not_found_title, text.not_found, None),
+            Trouble::Failure => (text.failure_title, text.failure, None),
+            Trouble::NotPossible(why) => (text.not_possible_title, text.not_possible, Some(why)),
+            Trouble::SignIn => (text.sign_in_title, text.sign_in, None),
+            Trouble::SignInExpired => (text.sign_in_title, text.sign_in_expired, None),
+            Trouble::SignInInvalid => (text.sign_in_title, text.sign_in_invalid, None),
+            Trouble::Refused => (text.refused_title, text.refused, None),
+            Trouble::BadLink => (text.bad_link_title, text.bad_link, None),
+        };
+        let mut body = format!("<h1>{}</h1><p>{}", escape(title), escape(message));
+        if let Some(detail) = detail {
+            let _ = write!(body, " {}", escape(detail));
+        }
+        body.push_str("</p>");
+        page(self.status, lang, title, "", &body)
+    }
 }
 
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
-        problem(self.status, self.title, &self.message)
+        let mut response = self.render(Lang::En);
+        response.extensions_mut().insert(self);
+        response
     }
 }
 
-/// An error a page answers with.
-#[derive(Debug)]
-pub struct Problem {
-    /// The answer's status.
-    pub status: StatusCode,
-    /// The heading.
-    pub title: &'static str,
-    /// What happened, and what to do.
-    pub message: String,
-}
-
-impl Problem {
-    /// 404: no such task, or another owner's.
-    pub fn not_found() -> Self {
-        Problem {
-            status: StatusCode::NOT_FOUND,
-            title: "Task not found",
-            message: "There is no such task among yours.".to_owned(),
-        }
+/// Says the pages' problems in the request's language.
+pub(super) async fn localize(request: Request, next: Next) -> Response {
+    let locale = Locale::of(request.uri(), request.headers());
+    let response = next.run(request).await;
+    match response.extensions().get::<Problem>() {
+        Some(problem) if locale.lang != Lang::En => problem.render(locale.lang),
+        _ => response,
     }
 }
 
@@ -133,17 +183,9 @@ impl From<crate::engine::EngineError> for Problem {
         let status = crate::api::ApiError::from(err).status();
         if status.is_server_error() {
             tracing::warn!(error = %message, "a task page failed");
-            return Problem {
-                status,
-                title: "Something went wrong",
-                message: "errand could not answer; try again in a moment.".to_owned(),
-            };
+            return Problem::new(status, Trouble::Failure);
         }
-        Problem {
-            status,
-            title: "Not possible",
-            message,
-        }
+        Problem::new(status, Trouble::NotPossible(message))
     }
 }
 

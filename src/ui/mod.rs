@@ -8,7 +8,9 @@
 //!   the JSON API.
 //! - `pages.rs`: `/ui/tasks`, `/ui/tasks/{id}`, `/ui/tasks/{id}/wait` and the buttons' form
 //!   posts; `wait.rs`: the wait page's return-URL guard and its status answer;
-//!   `html.rs`: escaping and the page frame.
+//!   `html.rs`: escaping, the page frame and the error pages; `text.rs`: the pages' language
+//!   (`?lang=`, else `Accept-Language`, else English) and every word they show, in English
+//!   and French.
 //!
 //! These routes sit outside the API's `ROUTES` table (and its OpenAPI document): they are
 //! pages and assets, not API.
@@ -16,11 +18,11 @@
 mod html;
 mod pages;
 mod session;
+mod text;
 mod wait;
 mod widget;
 
 pub use html::escape as html_escape;
-pub use session::percent_decode;
 pub use wait::safe_return;
 pub use widget::SCRIPT;
 
@@ -53,6 +55,7 @@ pub fn router(state: UiState) -> Router {
             state.clone(),
             session::handover,
         ))
+        .layer(middleware::from_fn(html::localize))
         .with_state(state);
     Router::new()
         .route("/widget/errand.js", get(widget::script))

@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use super::UiState;
 use super::html::{Problem, escape, href, page, when};
 use super::session::Viewer;
+use super::text::{Locale, Text};
 use crate::model::{State as TaskState, Task, TaskId};
 use crate::store::TaskFilter;
 
@@ -23,7 +24,9 @@ const REFRESH_SECONDS: u32 = 3;
 pub(super) async fn list(
     State(state): State<UiState>,
     Viewer(owner): Viewer,
+    locale: Locale,
 ) -> Result<Response, Problem> {
+    let text = locale.text();
     let open = state
         .engine
         .list(&TaskFilter {
@@ -69,32 +72,36 @@ pub(super) async fn list(
             .filter(|task| wanted.contains(&task.state))
             .collect()
     };
-    let mut body = String::from("<h1>Your tasks</h1>");
-    section(
-        &mut body,
-        "running",
-        "Running",
-        &by_state(&[TaskState::Running]),
-    );
-    section(
-        &mut body,
-        "waiting",
-        "Waiting for you",
-        &by_state(&[TaskState::Waiting]),
-    );
-    section(
-        &mut body,
-        "queued",
-        "Queued",
-        &by_state(&[TaskState::Queued, TaskState::Scheduled]),
-    );
-    section(&mut body, "failed", "Failed", &failed);
-    section(&mut body, "finished", "Recently finished", &recent);
+    let mut body = format!("<h1>{}</h1>", text.your_tasks);
+    let sections = [
+        ("running", text.running, by_state(&[TaskState::Running])),
+        (
+            "waiting",
+            text.waiting_for_you,
+            by_state(&[TaskState::Waiting]),
+        ),
+        (
+            "queued",
+            text.queued,
+            by_state(&[TaskState::Queued, TaskState::Scheduled]),
+        ),
+        ("failed", text.failed, failed),
+        ("finished", text.recently_finished, recent),
+    ];
+    for (id, heading, tasks) in sections {
+        section(&mut body, locale, id, heading, &tasks);
+    }
     if open.tasks.is_empty() && finished.tasks.is_empty() {
-        body.push_str("<p class=\"notice\">You have no tasks.</p>");
+        let _ = write!(body, "<p class=\"notice\">{}</p>", text.no_tasks);
     }
     let head = refresh_while(!open.tasks.is_empty());
-    Ok(page(StatusCode::OK, "Your tasks", &head, &body))
+    Ok(page(
+        StatusCode::OK,
+        locale.lang,
+        text.your_tasks,
+        &head,
+        &body,
+    ))
 }
 
 /// A `<meta>` that reloads the page while tasks move.
@@ -107,23 +114,30 @@ fn refresh_while(moving: bool) -> String {
 }
 
 /// One table of tasks, or nothing when there are none.
-fn section(body: &mut String, id: &str, heading: &str, tasks: &[&Task]) {
+fn section(body: &mut String, locale: Locale, id: &str, heading: &str, tasks: &[&Task]) {
     if tasks.is_empty() {
         return;
     }
+    let text = locale.text();
     let _ = write!(
         body,
-        "<section id=\"{id}\"><h2>{heading}</h2><table><thead><tr><th>Task</th><th>State</th>\
-         <th>Progress</th><th>Started</th></tr></thead><tbody>"
+        "<section id=\"{id}\"><h2>{heading}</h2><table><thead><tr><th>{task}</th>\
+         <th>{state}</th><th>{progress}</th><th>{started}</th></tr></thead><tbody>",
+        task = text.col_task,
+        state = text.col_state,
+        progress = text.col_progress,
+        started = text.col_started,
     );
     for task in tasks {
         let _ = write!(
             body,
-            "<tr data-task=\"{id}\"><td><a href=\"/ui/tasks/{id}\">{title}</a></td>\
-             <td class=\"state-{state}\">{state}</td><td>{progress}</td><td>{started}</td></tr>",
+            "<tr data-task=\"{id}\"><td><a href=\"{link}\">{title}</a></td>\
+             <td class=\"state-{state}\">{name}</td><td>{progress}</td><td>{started}</td></tr>",
             id = task.id,
+            link = locale.link(&format!("/ui/tasks/{}", task.id)),
             title = escape(title(task)),
             state = task.state.as_str(),
+            name = text.state_name(task.state),
             progress = progress(task),
             started = when(task.started_at),
         );
@@ -164,12 +178,16 @@ pub(super) async fn details(
     State(state): State<UiState>,
     Viewer(owner): Viewer,
     Path(id): Path<String>,
+    locale: Locale,
 ) -> Result<Response, Problem> {
     let task = owned(&state, &owner, &id).await?;
+    let text = locale.text();
     let mut body = String::new();
     let _ = write!(
         body,
-        "<p><a href=\"/ui/tasks\">← Your tasks</a></p><h1>{}</h1>",
+        "<p><a href=\"{}\">{}</a></p><h1>{}</h1>",
+        locale.link("/ui/tasks"),
+        text.back_to_tasks,
         escape(title(&task))
     );
     if let Some(description) = &task.description {
@@ -177,13 +195,27 @@ pub(super) async fn details(
     }
     let _ = write!(
         body,
-        "<dl><dt>State</dt><dd class=\"state-{state}\" id=\"state\">{state}{dismissed}</dd>\
-         <dt>Kind</dt><dd>{name} (queue {queue})</dd>\
-         <dt>Attempts</dt><dd>{attempt} of {max}</dd>\
-         <dt>Created</dt><dd>{created}</dd><dt>Started</dt><dd>{started}</dd>\
-         <dt>Finished</dt><dd>{finished}</dd><dt>Progress</dt><dd>{progress}</dd></dl>",
+        "<dl><dt>{t_state}</dt><dd class=\"state-{state}\" id=\"state\">{state_name}{dismissed}</dd>\
+         <dt>{t_kind}</dt><dd>{name} ({t_queue} {queue})</dd>\
+         <dt>{t_attempts}</dt><dd>{attempt} {t_of} {max}</dd>\
+         <dt>{t_created}</dt><dd>{created}</dd><dt>{t_started}</dt><dd>{started}</dd>\
+         <dt>{t_finished}</dt><dd>{finished}</dd><dt>{t_progress}</dt><dd>{progress}</dd></dl>",
+        t_state = text.state,
+        t_kind = text.kind,
+        t_queue = text.queue,
+        t_attempts = text.attempts,
+        t_of = text.of,
+        t_created = text.created,
+        t_started = text.started,
+        t_finished = text.finished,
+        t_progress = text.progress,
         state = task.state.as_str(),
-        dismissed = if task.dismissed { " (dismissed)" } else { "" },
+        state_name = text.state_name(task.state),
+        dismissed = if task.dismissed {
+            format!(" ({})", text.dismissed)
+        } else {
+            String::new()
+        },
         name = escape(&task.name),
         queue = escape(&task.queue),
         attempt = task.attempt,
@@ -196,13 +228,15 @@ pub(super) async fn details(
     if let Some(error) = &task.error {
         let _ = write!(
             body,
-            "<h2>What went wrong</h2><p id=\"error-message\">{}</p>",
+            "<h2>{}</h2><p id=\"error-message\">{}</p>",
+            text.what_went_wrong,
             escape(&error.message)
         );
         if let Some(detail) = &error.detail {
             let _ = write!(
                 body,
-                "<pre id=\"error-detail\" tabindex=\"0\" aria-label=\"Error detail\">{}</pre>",
+                "<pre id=\"error-detail\" tabindex=\"0\" aria-label=\"{}\">{}</pre>",
+                text.error_detail,
                 escape(detail)
             );
         }
@@ -211,14 +245,21 @@ pub(super) async fn details(
         let pretty = serde_json::to_string_pretty(result).unwrap_or_default();
         let _ = write!(
             body,
-            "<h2>Result</h2><pre id=\"result\">{}</pre>",
+            "<h2>{}</h2><pre id=\"result\">{}</pre>",
+            text.result,
             escape(&pretty)
         );
     }
-    links(&mut body, &task);
-    buttons(&mut body, &task);
+    links(&mut body, text, &task);
+    buttons(&mut body, locale, &task);
     let head = refresh_while(!task.state.is_final());
-    Ok(page(StatusCode::OK, title(&task), &head, &body))
+    Ok(page(
+        StatusCode::OK,
+        locale.lang,
+        title(&task),
+        &head,
+        &body,
+    ))
 }
 
 /// The progress of a task that has any.
@@ -241,15 +282,11 @@ fn running_progress(task: &Task) -> String {
 }
 
 /// The result, input and return links.
-fn links(body: &mut String, task: &Task) {
+fn links(body: &mut String, text: &Text, task: &Task) {
     let links = [
-        (&task.links.result_url, "View the result", "result-link"),
-        (&task.links.input_url, "Give your input", "input-link"),
-        (
-            &task.links.return_url,
-            "Back to the application",
-            "return-link",
-        ),
+        (&task.links.result_url, text.view_result, "result-link"),
+        (&task.links.input_url, text.give_input, "input-link"),
+        (&task.links.return_url, text.back_to_app, "return-link"),
     ];
     let mut any = false;
     for (url, text, id) in links {
@@ -265,19 +302,20 @@ fn links(body: &mut String, task: &Task) {
 }
 
 /// Cancel, retry and dismiss, where they apply.
-fn buttons(body: &mut String, task: &Task) {
+fn buttons(body: &mut String, locale: Locale, task: &Task) {
+    let text = locale.text();
     let mut actions = Vec::new();
     if !task.state.is_final() && !task.cancel_requested {
-        actions.push(("cancel", "Cancel"));
+        actions.push(("cancel", text.cancel));
     }
     if matches!(
         task.state,
         TaskState::Failed | TaskState::Cancelled | TaskState::Expired
     ) {
-        actions.push(("retry", "Retry"));
+        actions.push(("retry", text.retry));
     }
     if task.state.is_final() && !task.dismissed {
-        actions.push(("dismiss", "Dismiss"));
+        actions.push(("dismiss", text.dismiss));
     }
     if actions.is_empty() {
         return;
@@ -286,9 +324,9 @@ fn buttons(body: &mut String, task: &Task) {
     for (action, label) in actions {
         let _ = write!(
             body,
-            "<form method=\"post\" action=\"/ui/tasks/{id}/{action}\"><button type=\"submit\" \
+            "<form method=\"post\" action=\"{target}\"><button type=\"submit\" \
              id=\"{action}\">{label}</button></form>",
-            id = task.id
+            target = locale.link(&format!("/ui/tasks/{}/{action}", task.id)),
         );
     }
     body.push_str("</div>");
@@ -308,10 +346,11 @@ pub(super) async fn cancel(
     State(state): State<UiState>,
     viewer: Viewer,
     Path(id): Path<String>,
+    locale: Locale,
 ) -> Result<Response, Problem> {
     let task = owned(&state, &viewer.0, &id).await?;
     state.engine.cancel(task.id).await?;
-    Ok(back_to(task.id))
+    Ok(back_to(task.id, locale))
 }
 
 /// Retries the task, then shows it.
@@ -319,10 +358,11 @@ pub(super) async fn retry(
     State(state): State<UiState>,
     viewer: Viewer,
     Path(id): Path<String>,
+    locale: Locale,
 ) -> Result<Response, Problem> {
     let task = owned(&state, &viewer.0, &id).await?;
     state.engine.retry(task.id).await?;
-    Ok(back_to(task.id))
+    Ok(back_to(task.id, locale))
 }
 
 /// Dismisses the task, then shows it.
@@ -330,17 +370,18 @@ pub(super) async fn dismiss(
     State(state): State<UiState>,
     viewer: Viewer,
     Path(id): Path<String>,
+    locale: Locale,
 ) -> Result<Response, Problem> {
     let task = owned(&state, &viewer.0, &id).await?;
     state.engine.dismiss(task.id).await?;
-    Ok(back_to(task.id))
+    Ok(back_to(task.id, locale))
 }
 
-/// 303 to the task's page (post, redirect, get).
-fn back_to(id: TaskId) -> Response {
+/// 303 to the task's page (post, redirect, get), in the language the post was asked in.
+fn back_to(id: TaskId, locale: Locale) -> Response {
     (
         StatusCode::SEE_OTHER,
-        [(LOCATION, format!("/ui/tasks/{id}"))],
+        [(LOCATION, locale.link(&format!("/ui/tasks/{id}")))],
     )
         .into_response()
 }

@@ -13,7 +13,8 @@ use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
 
 use super::UiState;
-use super::html::Problem;
+use super::html::{Problem, Trouble};
+use crate::api::percent_decode;
 use crate::auth::TokenError;
 
 /// The cookie's name.
@@ -58,12 +59,7 @@ pub(super) async fn handover(
         HeaderValue::from_str(&location),
         HeaderValue::from_str(&cookie),
     ) else {
-        return Problem {
-            status: StatusCode::BAD_REQUEST,
-            title: "Bad link",
-            message: "The link carries characters that cannot be kept.".to_owned(),
-        }
-        .into_response();
+        return Problem::new(StatusCode::BAD_REQUEST, Trouble::BadLink).into_response();
     };
     (
         StatusCode::SEE_OTHER,
@@ -76,18 +72,10 @@ impl FromRequestParts<UiState> for Viewer {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &UiState) -> Result<Self, Problem> {
-        let token = cookie(&parts.headers, COOKIE_NAME).ok_or_else(|| Problem {
-            status: StatusCode::UNAUTHORIZED,
-            title: "Sign-in needed",
-            message: "Open this page from the application: it lets errand know who you are."
-                .to_owned(),
-        })?;
+        let token = cookie(&parts.headers, COOKIE_NAME)
+            .ok_or_else(|| Problem::new(StatusCode::UNAUTHORIZED, Trouble::SignIn))?;
         if parts.method != Method::GET && !same_origin(&parts.headers) {
-            return Err(Problem {
-                status: StatusCode::FORBIDDEN,
-                title: "Refused",
-                message: "This action must come from errand's own pages.".to_owned(),
-            });
+            return Err(Problem::new(StatusCode::FORBIDDEN, Trouble::Refused));
         }
         state
             .user_tokens
@@ -99,17 +87,11 @@ impl FromRequestParts<UiState> for Viewer {
 
 /// The page for a token that is not good.
 fn refused(err: &TokenError) -> Problem {
-    let message = match err {
-        TokenError::Expired => {
-            "Your session has expired: go back to the application and open this page again."
-        }
-        _ => "This link is not valid: open the page from the application again.",
+    let trouble = match err {
+        TokenError::Expired => Trouble::SignInExpired,
+        _ => Trouble::SignInInvalid,
     };
-    Problem {
-        status: StatusCode::UNAUTHORIZED,
-        title: "Sign-in needed",
-        message: message.to_owned(),
-    }
+    Problem::new(StatusCode::UNAUTHORIZED, trouble)
 }
 
 /// Whether a form post comes from a page of this host. SameSite=Lax already keeps the
@@ -143,29 +125,6 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
             let (key, value) = pair.trim().split_once('=')?;
             (key == name).then(|| value.to_owned())
         })
-}
-
-/// Decodes the `%XX` escapes and `+` of a query value.
-pub fn percent_decode(value: &str) -> String {
-    let mut out = Vec::with_capacity(value.len());
-    let mut rest = value.as_bytes();
-    while let Some((&byte, tail)) = rest.split_first() {
-        let escaped = (byte == b'%')
-            .then(|| tail.get(..2))
-            .flatten()
-            .and_then(|hex| u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok());
-        match escaped {
-            Some(decoded) => {
-                out.push(decoded);
-                rest = tail.get(2..).unwrap_or_default();
-            }
-            None => {
-                out.push(if byte == b'+' { b' ' } else { byte });
-                rest = tail;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]

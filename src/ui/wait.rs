@@ -20,6 +20,7 @@ use super::UiState;
 use super::html::{self, Problem, escape, href};
 use super::pages::owned;
 use super::session::Viewer;
+use super::text::{Locale, Text};
 use crate::model::{State as TaskState, Task};
 
 /// `?return=` of the wait page and its status.
@@ -62,7 +63,7 @@ pub fn safe_return(return_to: &str, host: Option<&str>) -> Option<String> {
 }
 
 /// Where a succeeded task sends the user.
-fn next_for(task: &Task, return_to: Option<&str>, host: Option<&str>) -> String {
+fn next_for(task: &Task, return_to: Option<&str>, host: Option<&str>, locale: Locale) -> String {
     task.links
         .result_url
         .as_deref()
@@ -76,7 +77,7 @@ fn next_for(task: &Task, return_to: Option<&str>, host: Option<&str>) -> String 
                 .filter(|url| href(url).is_some())
                 .map(str::to_owned)
         })
-        .unwrap_or_else(|| format!("/ui/tasks/{}", task.id))
+        .unwrap_or_else(|| locale.link(&format!("/ui/tasks/{}", task.id)))
 }
 
 fn host(headers: &HeaderMap) -> Option<&str> {
@@ -90,10 +91,11 @@ pub(super) async fn status(
     Path(id): Path<String>,
     Query(params): Query<WaitParams>,
     headers: HeaderMap,
+    locale: Locale,
 ) -> Result<Json<Status>, Problem> {
     let task = owned(&state, &owner, &id).await?;
     let next = (task.state == TaskState::Succeeded)
-        .then(|| next_for(&task, params.return_to.as_deref(), host(&headers)));
+        .then(|| next_for(&task, params.return_to.as_deref(), host(&headers), locale));
     Ok(Json(Status {
         state: task.state,
         title: task.title.clone().unwrap_or_else(|| task.name.clone()),
@@ -117,52 +119,66 @@ pub(super) async fn page(
     Path(id): Path<String>,
     Query(params): Query<WaitParams>,
     headers: HeaderMap,
+    locale: Locale,
 ) -> Result<Response, Problem> {
     let task = owned(&state, &owner, &id).await?;
-    let mut status_url = format!("/ui/tasks/{}/status", task.id);
+    let text = locale.text();
+    let mut status_url = locale.link(&format!("/ui/tasks/{}/status", task.id));
     if let Some(return_to) = params
         .return_to
         .as_deref()
         .and_then(|url| safe_return(url, host(&headers)))
     {
-        let _ = write!(status_url, "?return={}", encode(&return_to));
+        let separator = if locale.pinned { '&' } else { '?' };
+        let _ = write!(status_url, "{separator}return={}", encode(&return_to));
     }
+    let details = locale.link(&format!("/ui/tasks/{}", task.id));
     let title = task.title.clone().unwrap_or_else(|| task.name.clone());
     let mut body = String::new();
     let _ = write!(
         body,
         "<h1>{title}</h1>\
-         <div id=\"wait\" data-status-url=\"{status}\" data-details=\"/ui/tasks/{id}\">\
+         <div id=\"wait\" data-status-url=\"{status}\" data-details=\"{details}\" \
+         data-words=\"{words}\">\
          <p id=\"wait-state\" role=\"status\" aria-live=\"polite\">{state}</p>\
          <progress id=\"wait-progress\" max=\"100\" value=\"{percent:.0}\"></progress> \
          <span id=\"wait-message\"></span>\
          <p id=\"wait-explain\" hidden></p>\
-         <p id=\"wait-lost\" class=\"notice\" role=\"alert\" hidden>errand does not answer: \
-         checking again in a moment. Your task goes on without this page.</p>\
-         <p><a href=\"/ui/tasks/{id}\">Details of this task</a></p></div>\
-         <noscript><p>This page follows the task with JavaScript; \
-         <a href=\"/ui/tasks/{id}\">open the task's page</a> instead.</p></noscript>\
+         <p id=\"wait-lost\" class=\"notice\" role=\"alert\" hidden>{lost}</p>\
+         <p><a href=\"{details}\">{details_text}</a></p></div>\
+         <noscript><p>{noscript} <a href=\"{details}\">{noscript_link}</a>.</p></noscript>\
          <script>{SCRIPT}</script>",
         title = escape(&title),
         status = escape(&status_url),
-        id = task.id,
-        state = describe(task.state),
+        details = escape(&details),
+        words = escape(&script_words(text)),
+        state = text.describe(task.state),
+        lost = text.wait_lost,
+        details_text = text.wait_details,
+        noscript = text.wait_noscript,
+        noscript_link = text.wait_noscript_link,
         percent = task.progress.percent.unwrap_or(0.0).clamp(0.0, 100.0),
     );
-    Ok(html::page(StatusCode::OK, &title, "", &body))
+    Ok(html::page(StatusCode::OK, locale.lang, &title, "", &body))
 }
 
-/// A state in words.
-fn describe(state: TaskState) -> &'static str {
-    match state {
-        TaskState::Scheduled | TaskState::Queued => "Waiting for its turn…",
-        TaskState::Running => "Working…",
-        TaskState::Waiting => "This task needs your input.",
-        TaskState::Succeeded => "Done.",
-        TaskState::Failed => "This task failed.",
-        TaskState::Cancelled => "This task was cancelled.",
-        TaskState::Expired => "This task expired before it could run.",
-    }
+/// The words the wait page's script shows, as JSON: each state in a sentence, and the input
+/// link's text.
+fn script_words(text: &Text) -> String {
+    let states = [
+        TaskState::Scheduled,
+        TaskState::Queued,
+        TaskState::Running,
+        TaskState::Waiting,
+        TaskState::Succeeded,
+        TaskState::Failed,
+        TaskState::Cancelled,
+        TaskState::Expired,
+    ]
+    .into_iter()
+    .map(|state| (state.as_str().to_owned(), text.describe(state).into()))
+    .collect::<serde_json::Map<String, serde_json::Value>>();
+    serde_json::json!({ "states": states, "give_input": text.give_input }).to_string()
 }
 
 /// Percent-encodes a query value.
@@ -190,10 +206,7 @@ const SCRIPT: &str = r#"
   const message = document.getElementById("wait-message");
   const explain = document.getElementById("wait-explain");
   const lost = document.getElementById("wait-lost");
-  const words = { queued: "Waiting for its turn…", scheduled: "Waiting for its turn…",
-    running: "Working…", waiting: "This task needs your input.", succeeded: "Done.",
-    failed: "This task failed.", cancelled: "This task was cancelled.",
-    expired: "This task expired before it could run." };
+  const words = JSON.parse(root.dataset.words);
   let failures = 0;
   async function tick() {
     try {
@@ -202,7 +215,7 @@ const SCRIPT: &str = r#"
       const status = await response.json();
       failures = 0;
       lost.hidden = true;
-      stateText.textContent = words[status.state] || status.state;
+      stateText.textContent = words.states[status.state] || status.state;
       bar.value = Math.max(0, Math.min(100, Number(status.percent) || 0));
       message.textContent = status.message || "";
       if (status.next) { location.replace(status.next); return; }
@@ -213,7 +226,7 @@ const SCRIPT: &str = r#"
         explain.textContent = "";
         const link = document.createElement("a");
         link.href = status.input_url;
-        link.textContent = "Give your input";
+        link.textContent = words.give_input;
         explain.appendChild(link);
         explain.hidden = false;
       }

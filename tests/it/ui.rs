@@ -1,6 +1,6 @@
 //! The pages errand serves at `/ui` and the widget script: the token handover into an
 //! HttpOnly cookie, owner isolation, escaping of every task text, the form posts' origin check,
-//! and the wait page's return-URL guard.
+//! the wait page's return-URL guard, and the pages' language (French or English).
 
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use serde_json::{Value, json};
@@ -34,13 +34,19 @@ impl Browser {
     }
 
     async fn get(&self, path: &str) -> (u16, String) {
-        let response = self
+        self.get_in(path, None).await
+    }
+
+    /// A GET with `Accept-Language: accept_language`, if given.
+    async fn get_in(&self, path: &str, accept_language: Option<&str>) -> (u16, String) {
+        let mut request = self
             .http
             .get(format!("{}{path}", self.base))
-            .header(COOKIE, &self.cookie)
-            .send()
-            .await
-            .unwrap();
+            .header(COOKIE, &self.cookie);
+        if let Some(accept_language) = accept_language {
+            request = request.header("accept-language", accept_language);
+        }
+        let response = request.send().await.unwrap();
         (response.status().as_u16(), response.text().await.unwrap())
     }
 
@@ -241,6 +247,148 @@ async fn the_wait_page_sends_the_user_on_to_a_relative_or_same_origin_return_url
         let answer: Value = serde_json::from_str(&body).unwrap();
         assert_eq!(answer["next"], expected.as_str(), "return={asked}");
     }
+}
+
+#[tokio::test]
+async fn the_pages_speak_french_when_asked_and_english_by_default() {
+    let api = Api::start().await;
+    let id = running_task(&api, "alice", "<b>Rapport</b> & co", json!(null)).await;
+    let (status, task) = api
+        .post(
+            &format!("/v1/tasks/{id}/fail"),
+            APP,
+            json!({"message": "<i>disk full</i>", "detail": "Traceback: <oops>"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{task}");
+    let alice = Browser::signed_in(&api, &api.token("alice")).await;
+    let details = format!("/ui/tasks/{id}");
+    // The task's own text, escaped and never translated, in either language.
+    let task_text = |page: &str| {
+        assert!(
+            page.contains("&lt;b&gt;Rapport&lt;/b&gt; &amp; co"),
+            "{page}"
+        );
+        assert!(page.contains("&lt;i&gt;disk full&lt;/i&gt;"), "{page}");
+        assert!(
+            !page.contains("<b>Rapport") && !page.contains("<i>disk"),
+            "{page}"
+        );
+    };
+
+    // English by default, and for a language the pages do not speak.
+    for accept in [None, Some("de-DE,de;q=0.9")] {
+        let (status, page) = alice.get_in(&details, accept).await;
+        assert_eq!(status, 200);
+        assert!(page.contains("<html lang=\"en\">"), "{page}");
+        for words in [
+            "What went wrong",
+            ">Retry</button>",
+            ">failed</dd>",
+            "← Your tasks",
+        ] {
+            assert!(page.contains(words), "{words}: {page}");
+        }
+        task_text(&page);
+    }
+
+    // French by Accept-Language; the links carry no `lang`, the header is enough.
+    let (status, page) = alice.get_in(&details, Some("fr-FR,fr;q=0.9")).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("<html lang=\"fr\">"), "{page}");
+    for words in [
+        "Ce qui n’a pas marché",
+        ">Réessayer</button>",
+        ">Écarter</button>",
+        ">en échec</dd>",
+        "Essais</dt><dd>1 sur",
+        "aria-label=\"Détail de l’erreur\"",
+        "<a href=\"/ui/tasks\">← Vos tâches</a>",
+        &format!("action=\"/ui/tasks/{id}/retry\""),
+    ] {
+        assert!(page.contains(words), "{words}: {page}");
+    }
+    assert!(!page.contains("What went wrong") && !page.contains(">Retry<"));
+    task_text(&page);
+    let (_, list) = alice.get_in("/ui/tasks", Some("en;q=0.5, fr;q=0.8")).await;
+    assert!(list.contains("<h1>Vos tâches</h1>") && list.contains("<h2>En échec</h2>"));
+    task_text(&list);
+
+    // French by `?lang=fr`, over the header, and kept in the links and the form posts.
+    let (status, list) = alice.get_in("/ui/tasks?lang=fr", Some("en")).await;
+    assert_eq!(status, 200);
+    assert!(list.contains("<html lang=\"fr\">"), "{list}");
+    assert!(list.contains("<th>Tâche</th><th>État</th>"), "{list}");
+    assert!(
+        list.contains(&format!("href=\"/ui/tasks/{id}?lang=fr\"")),
+        "{list}"
+    );
+    task_text(&list);
+    let (_, page) = alice.get(&format!("{details}?lang=fr")).await;
+    assert!(page.contains("<a href=\"/ui/tasks?lang=fr\">← Vos tâches</a>"));
+    assert!(page.contains(&format!("action=\"/ui/tasks/{id}/dismiss?lang=fr\"")));
+    let (_, page) = alice
+        .get_in(&format!("{details}?lang=en"), Some("fr"))
+        .await;
+    assert!(page.contains("<html lang=\"en\">") && page.contains("What went wrong"));
+    let dismissed = alice
+        .post(&format!("{details}/dismiss?lang=fr"), &api.base)
+        .await;
+    assert_eq!(dismissed.status(), 303);
+    assert_eq!(
+        dismissed.headers()[LOCATION],
+        format!("{details}?lang=fr").as_str()
+    );
+    let (_, page) = alice.get(&format!("{details}?lang=fr")).await;
+    assert!(page.contains("en échec (écartée)"), "{page}");
+
+    // The wait page, its script's words included.
+    let (status, wait) = alice
+        .get(&format!("{details}/wait?lang=fr&return=/news"))
+        .await;
+    assert_eq!(status, 200);
+    assert!(wait.contains("<html lang=\"fr\">"), "{wait}");
+    let expected: [&str; 6] = [
+        &format!("data-status-url=\"/ui/tasks/{id}/status?lang=fr&amp;return=/news\""),
+        &format!("<a href=\"/ui/tasks/{id}?lang=fr\">Détails de cette tâche</a>"),
+        "aria-live=\"polite\">Cette tâche a échoué.</p>",
+        "errand ne répond pas",
+        "&quot;running&quot;:&quot;En cours…&quot;",
+        "&quot;give_input&quot;:&quot;Donner votre réponse&quot;",
+    ];
+    for words in expected {
+        assert!(wait.contains(words), "{words}: {wait}");
+    }
+    assert!(!wait.contains("This task failed") && !wait.contains("Working…"));
+    let (_, wait) = alice.get(&format!("{details}/wait")).await;
+    assert!(wait.contains("Details of this task") && wait.contains("This task failed."));
+
+    // The error pages.
+    let (status, missing) = alice
+        .get_in(
+            "/ui/tasks/00000000-0000-0000-0000-000000000000",
+            Some("fr-CA"),
+        )
+        .await;
+    assert_eq!(status, 404);
+    assert!(missing.contains("<html lang=\"fr\">") && missing.contains("Tâche introuvable"));
+    let (_, missing) = alice.get("/ui/tasks/nope").await;
+    assert!(missing.contains("Task not found"), "{missing}");
+    let anonymous = errand::run::http::client_builder()
+        .build()
+        .unwrap()
+        .get(format!("{}/ui/tasks?lang=fr", api.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+    assert!(
+        anonymous
+            .text()
+            .await
+            .unwrap()
+            .contains("Connexion nécessaire")
+    );
 }
 
 #[tokio::test]

@@ -358,7 +358,7 @@ async fn input_answer(
     let name = body
         .split('&')
         .find_map(|pair| pair.strip_prefix("name="))
-        .map(errand::ui::percent_decode)
+        .map(errand::api::percent_decode)
         .unwrap_or_default();
     if name.trim().is_empty() {
         return (StatusCode::UNPROCESSABLE_ENTITY, "give a name").into_response();
