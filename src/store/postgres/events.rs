@@ -81,7 +81,16 @@ impl Publisher {
 
     /// Publishes every event committed after the last one published.
     pub(super) async fn catch_up(&self) -> StoreResult<()> {
+        self.catch_up_to(i64::MAX).await
+    }
+
+    /// Publishes every event committed after the last one published, unless event `seq` is
+    /// published already (and with it every lower number).
+    pub(super) async fn catch_up_to(&self, seq: i64) -> StoreResult<()> {
         let mut last = self.last.lock().await;
+        if *last >= seq {
+            return Ok(());
+        }
         self.read_until(&mut last, i64::MAX).await
     }
 

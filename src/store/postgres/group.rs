@@ -1,32 +1,37 @@
-//! Group commit of enqueues. PostgreSQL serialises the commits of transactions that send a
-//! `NOTIFY` (and errand's event-numbering lock does too), so an enqueue per transaction makes
-//! concurrent web requests wait for each other's commit, one WAL flush each. Instead every
-//! enqueue of a node goes to one task that takes all the enqueues waiting for it, runs each in
-//! a savepoint of one transaction (so that one refused enqueue leaves the others be), commits
-//! once with one notification, and then answers each caller. A caller that enqueues alone pays
-//! one channel hop; callers that enqueue at once share a commit.
+//! Group commit. PostgreSQL serialises the commits of transactions that send a `NOTIFY` (and
+//! errand's event-numbering lock does too; see `events.rs`), so a transaction per write makes
+//! the node's writes wait for each other's commit, one WAL flush each. Instead the hot writes
+//! of a node (enqueues, claims, progress, outcomes, renewals) go to one task, which takes all
+//! the writes waiting for it, runs them one after the other in one transaction, commits once
+//! with one notification, and then answers each caller. A write alone pays one channel hop;
+//! writes that arrive together share a commit, as they do in the SQLite writer.
+//!
+//! A write of a group that fails (a stale attempt, an unknown queue) must not take the others
+//! down with it. Rather than a savepoint per write (two more round trips each, on every
+//! write), the group is then rolled back and each of its writes run again in a transaction of
+//! its own, so that each gets its own answer; refused writes are rare.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use deadpool_postgres::Pool;
-use jiff::Timestamp;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::events::Publisher;
 use super::write::Write;
-use super::{WRITE_TRIES, error, ops};
-use crate::model::NewTask;
-use crate::store::{Enqueued, StoreError, StoreResult};
+use super::{WRITE_TRIES, error};
+use crate::store::{StoreError, StoreResult};
 
-/// At most this many tasks go in one grouped transaction.
-const MAX_GROUP_TASKS: usize = 4096;
+/// At most this many writes go in one group.
+const MAX_GROUP: usize = 1024;
 
-/// One caller's enqueue, waiting for its group.
-pub(super) struct Request {
-    tasks: Vec<NewTask>,
-    now: Timestamp,
-    answer: oneshot::Sender<StoreResult<Vec<Enqueued>>>,
-}
+/// How many groups commit at once, each on a connection of its own: while one waits for its
+/// commit (the events lock, the WAL flush), the next runs its statements.
+const IN_FLIGHT: usize = 2;
+
+/// A write's future, borrowing the group's transaction.
+pub(super) type WriteFuture<'w, T> = Pin<Box<dyn Future<Output = StoreResult<T>> + Send + 'w>>;
 
 /// What a grouped write needs of the store: the same parts `write!` uses.
 pub(super) struct Committer {
@@ -35,94 +40,122 @@ pub(super) struct Committer {
     pub publisher: Arc<Publisher>,
 }
 
-/// The way to the group-commit task.
-#[derive(Clone)]
-pub(super) struct Enqueuer {
-    requests: mpsc::UnboundedSender<Request>,
+/// One caller's write, type-erased, waiting for its group.
+trait Part: Send {
+    /// Runs the write in the group's transaction (again from the start if the transaction is
+    /// run again), keeping its value for the answer.
+    fn run<'w, 'c>(&'w mut self, w: &'w mut Write<'c>) -> WriteFuture<'w, ()>;
+    /// Answers the caller: the value kept, if `committed`.
+    fn answer(self: Box<Self>, committed: StoreResult<()>);
 }
 
-impl Enqueuer {
-    /// Starts the group-commit task; it ends when the last `Enqueuer` is dropped.
-    pub(super) fn spawn(committer: Committer) -> Enqueuer {
-        let (requests, incoming) = mpsc::unbounded_channel();
-        tokio::spawn(run(committer, incoming));
-        Enqueuer { requests }
+struct Pending<T, F> {
+    work: F,
+    value: Option<T>,
+    answer: oneshot::Sender<StoreResult<T>>,
+}
+
+impl<T, F> Part for Pending<T, F>
+where
+    T: Send,
+    F: for<'w, 'c> Fn(&'w mut Write<'c>) -> WriteFuture<'w, T> + Send,
+{
+    fn run<'w, 'c>(&'w mut self, w: &'w mut Write<'c>) -> WriteFuture<'w, ()> {
+        Box::pin(async move {
+            self.value = Some((self.work)(w).await?);
+            Ok(())
+        })
     }
 
-    /// Enqueues `tasks` in the next group; answers once it has committed.
-    pub(super) async fn enqueue(
-        &self,
-        tasks: Vec<NewTask>,
-        now: Timestamp,
-    ) -> StoreResult<Vec<Enqueued>> {
+    fn answer(self: Box<Self>, committed: StoreResult<()>) {
+        let Pending { value, answer, .. } = *self;
+        // The caller may have gone away; the write stands all the same.
+        let _ = answer.send(committed.and_then(|()| value.ok_or(StoreError::Closed)));
+    }
+}
+
+/// The way to the group-commit task.
+#[derive(Clone)]
+pub(super) struct Group {
+    parts: mpsc::UnboundedSender<Box<dyn Part>>,
+}
+
+impl Group {
+    /// Starts the group-commit task; it ends when the last `Group` is dropped.
+    pub(super) fn spawn(committer: Committer) -> Group {
+        let (parts, incoming) = mpsc::unbounded_channel();
+        tokio::spawn(run(committer, incoming));
+        Group { parts }
+    }
+
+    /// Runs `work` in the next group; answers once that group has committed. `work` may run
+    /// more than once (a transaction aborted by a deadlock, a group run again write by write),
+    /// and only its last run counts.
+    pub(super) async fn write<T, F>(&self, work: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: for<'w, 'c> Fn(&'w mut Write<'c>) -> WriteFuture<'w, T> + Send + 'static,
+    {
         let (answer, answered) = oneshot::channel();
-        self.requests
-            .send(Request { tasks, now, answer })
-            .map_err(|_| StoreError::Closed)?;
+        let part = Box::new(Pending {
+            work,
+            value: None,
+            answer,
+        });
+        self.parts.send(part).map_err(|_| StoreError::Closed)?;
         answered.await.map_err(|_| StoreError::Closed)?
     }
 }
 
-async fn run(committer: Committer, mut incoming: mpsc::UnboundedReceiver<Request>) {
-    while let Some(first) = incoming.recv().await {
-        let mut group = vec![first];
-        let mut tasks = group[0].tasks.len();
-        while tasks < MAX_GROUP_TASKS {
-            match incoming.try_recv() {
-                Ok(request) => {
-                    tasks += request.tasks.len();
-                    group.push(request);
-                }
-                Err(_) => break,
-            }
+async fn run(committer: Committer, mut incoming: mpsc::UnboundedReceiver<Box<dyn Part>>) {
+    let committer = Arc::new(committer);
+    let in_flight = Arc::new(Semaphore::new(IN_FLIGHT));
+    loop {
+        // A group forms while the groups in flight commit: take a turn first, then every
+        // write waiting.
+        let Ok(turn) = Arc::clone(&in_flight).acquire_owned().await else {
+            return;
+        };
+        let mut group: Vec<Box<dyn Part>> = Vec::new();
+        if incoming.recv_many(&mut group, MAX_GROUP).await == 0 {
+            return;
         }
-        commit_group(&committer, group).await;
+        let committer = Arc::clone(&committer);
+        tokio::spawn(async move {
+            commit_group(&committer, group).await;
+            drop(turn);
+        });
     }
 }
 
-/// Commits a group and answers its callers. If the group as a whole fails (the connection,
-/// the commit), each caller's enqueue is tried again on its own, so that each gets its own
+/// Commits a group and answers its writes. If the group fails as a whole (a write refused,
+/// the connection, the commit), each write is run again on its own, so that each gets its own
 /// answer.
-async fn commit_group(committer: &Committer, group: Vec<Request>) {
+async fn commit_group(committer: &Committer, mut group: Vec<Box<dyn Part>>) {
     if group.len() > 1 {
-        let parts: Vec<(&[NewTask], Timestamp)> = group
-            .iter()
-            .map(|request| (request.tasks.as_slice(), request.now))
-            .collect();
-        if let Ok(answers) = write!(committer, |w| enqueue_parts(w, &parts)) {
-            for (request, answer) in group.into_iter().zip(answers) {
-                let _ = request.answer.send(answer);
+        let together = write!(committer, |w| run_all(w, &mut group));
+        if together.is_ok() {
+            for part in group {
+                part.answer(Ok(()));
             }
             return;
         }
     }
-    for request in group {
-        let (tasks, now) = (request.tasks, request.now);
-        let answer = write!(committer, |w| ops::enqueue::enqueue(w, tasks.clone(), now));
-        let _ = request.answer.send(answer);
+    for mut part in group {
+        let alone = write!(committer, |w| part.run(w));
+        part.answer(alone);
     }
 }
 
-/// Each part of a group in a savepoint of its own: a part that fails is undone alone, with
-/// its error as its answer.
-async fn enqueue_parts(
-    w: &mut Write<'_>,
-    parts: &[(&[NewTask], Timestamp)],
-) -> StoreResult<Vec<StoreResult<Vec<Enqueued>>>> {
-    let mut answers = Vec::with_capacity(parts.len());
-    for (tasks, now) in parts {
-        let mark = w.savepoint().await?;
-        match ops::enqueue::enqueue(w, tasks.to_vec(), *now).await {
-            Ok(enqueued) => {
-                w.release().await?;
-                answers.push(Ok(enqueued));
+/// Runs every write of a group in one transaction; stops at the first that fails.
+async fn run_all(w: &mut Write<'_>, group: &mut [Box<dyn Part>]) -> StoreResult<()> {
+    for part in group.iter_mut() {
+        if let Err(err) = part.run(w).await {
+            if !error::is_retryable(&err) {
+                tracing::debug!(error = %err, writes = group.len(), "a grouped write was refused; running the group's writes one by one");
             }
-            Err(err) if error::is_retryable(&err) => return Err(err),
-            Err(err) => {
-                w.roll_back_to(mark).await?;
-                answers.push(Err(err));
-            }
+            return Err(err);
         }
     }
-    Ok(answers)
+    Ok(())
 }

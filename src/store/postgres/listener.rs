@@ -56,8 +56,10 @@ async fn listen(
     let driver = tokio::spawn(async move {
         loop {
             match std::future::poll_fn(|cx| connection.poll_message(cx)).await {
-                Some(Ok(AsyncMessage::Notification(_))) => {
-                    if wake.send(()).is_err() {
+                Some(Ok(AsyncMessage::Notification(notification))) => {
+                    // The payload is the write's last event number; anything else reads all.
+                    let last = notification.payload().parse().unwrap_or(i64::MAX);
+                    if wake.send(last).is_err() {
                         return Ok(());
                     }
                 }
@@ -72,10 +74,14 @@ async fn listen(
         // Listening from here on: whatever committed before is read now, after it when woken.
         publisher.catch_up().await?;
         *backoff = FIRST_BACKOFF;
-        while woken.recv().await.is_some() {
+        while let Some(mut last) = woken.recv().await {
             // One read serves every notification already waiting.
-            while woken.try_recv().is_ok() {}
-            publisher.catch_up().await?;
+            while let Ok(later) = woken.try_recv() {
+                last = last.max(later);
+            }
+            // This node's own writes are published as they commit: most notifications
+            // announce what is published already, and need no read.
+            publisher.catch_up_to(last).await?;
         }
         Err(StoreError::Database(
             "the listening connection closed".into(),

@@ -12,8 +12,9 @@
 //! - events are numbered at commit under a lock so that they become visible in order, and
 //!   reach every node through `LISTEN/NOTIFY` (`events.rs`, `listener.rs`).
 //!
-//! A write that PostgreSQL aborts for a deadlock is run again from the start. Concurrent
-//! enqueues share a transaction and a commit (`group.rs`).
+//! A write that PostgreSQL aborts for a deadlock is run again from the start. The hot writes
+//! of a node (enqueues, claims, an attempt's writes) that arrive together share a transaction
+//! and a commit (`group.rs`).
 
 mod connection;
 mod error;
@@ -80,8 +81,8 @@ pub struct PostgresStore {
     /// The notification channel of this schema.
     channel: String,
     publisher: Arc<Publisher>,
-    /// Enqueues, committed in groups.
-    enqueuer: group::Enqueuer,
+    /// The hot writes (enqueues, claims, an attempt's writes), committed in groups.
+    group: group::Group,
     stop: CancellationToken,
 }
 
@@ -169,7 +170,7 @@ impl PostgresStore {
             Arc::clone(&publisher),
             stop.clone(),
         );
-        let enqueuer = group::Enqueuer::spawn(group::Committer {
+        let group = group::Group::spawn(group::Committer {
             pool: pool.clone(),
             channel: channel.clone(),
             publisher: Arc::clone(&publisher),
@@ -178,7 +179,7 @@ impl PostgresStore {
             pool,
             channel,
             publisher,
-            enqueuer,
+            group,
             stop,
         })
     }
@@ -208,7 +209,12 @@ impl Store for PostgresStore {
     }
 
     async fn enqueue(&self, tasks: Vec<NewTask>, now: Timestamp) -> StoreResult<Vec<Enqueued>> {
-        self.enqueuer.enqueue(tasks, now).await
+        self.group
+            .write(move |w| {
+                let tasks = tasks.clone();
+                Box::pin(ops::enqueue::enqueue(w, tasks, now))
+            })
+            .await
     }
 
     async fn enqueue_claimed(
@@ -249,7 +255,13 @@ impl Store for PostgresStore {
     }
 
     async fn claim(&self, request: &ClaimRequest) -> StoreResult<Vec<Task>> {
-        write!(self, |w| ops::claim::claim(w, request))
+        let request = request.clone();
+        self.group
+            .write(move |w| {
+                let request = request.clone();
+                Box::pin(async move { ops::claim::claim(w, &request).await })
+            })
+            .await
     }
 
     async fn claim_task(
@@ -273,11 +285,19 @@ impl Store for PostgresStore {
         leases: &[Lease],
         lease_until: Timestamp,
     ) -> StoreResult<Vec<LeaseStatus>> {
-        write!(self, |w| ops::attempt::renew_leases(w, leases, lease_until))
+        let leases = leases.to_vec();
+        self.group
+            .write(move |w| {
+                let leases = leases.clone();
+                Box::pin(async move { ops::attempt::renew_leases(w, &leases, lease_until).await })
+            })
+            .await
     }
 
     async fn await_reports(&self, lease: Lease, until: Timestamp) -> StoreResult<()> {
-        write!(self, |w| ops::attempt::await_reports(w, lease, until))
+        self.group
+            .write(move |w| Box::pin(ops::attempt::await_reports(w, lease, until)))
+            .await
     }
 
     async fn report_progress(
@@ -286,21 +306,21 @@ impl Store for PostgresStore {
         progress: Progress,
         now: Timestamp,
     ) -> StoreResult<Task> {
-        write!(self, |w| ops::attempt::report_progress(
-            w,
-            lease,
-            progress.clone(),
-            now
-        ))
+        self.group
+            .write(move |w| {
+                let progress = progress.clone();
+                Box::pin(ops::attempt::report_progress(w, lease, progress, now))
+            })
+            .await
     }
 
     async fn finish(&self, lease: Lease, outcome: Outcome, now: Timestamp) -> StoreResult<Task> {
-        write!(self, |w| ops::attempt::finish(
-            w,
-            lease,
-            outcome.clone(),
-            now
-        ))
+        self.group
+            .write(move |w| {
+                let outcome = outcome.clone();
+                Box::pin(ops::attempt::finish(w, lease, outcome, now))
+            })
+            .await
     }
 
     async fn cancel(&self, id: TaskId, now: Timestamp) -> StoreResult<Task> {

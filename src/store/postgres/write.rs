@@ -31,11 +31,16 @@ pub(super) struct Write<'a> {
     events: Vec<Unnumbered>,
 }
 
-/// Numbers the events of a write and inserts them, in one statement, then wakes the
-/// listeners of every node with one notification for the whole write.
-const INSERT_EVENTS: &str = "WITH last AS (
+/// Takes the events lock, numbers the events of a write and inserts them, in one statement
+/// (one round trip while the lock is held, before the commit), then wakes the listeners of
+/// every node with one notification for the whole write. `last` reads `locked`, so the lock
+/// is taken before the numbers are.
+const INSERT_EVENTS: &str = "WITH locked AS (
+         SELECT pg_advisory_xact_lock($9, hashtext(current_schema()))
+     ), last AS (
          SELECT setval(pg_get_serial_sequence('events', 'seq'),
                        nextval(pg_get_serial_sequence('events', 'seq')) + $1 - 1) AS seq
+         FROM locked
      ), inserted AS (
          INSERT INTO events (seq, at, task_id, owner, kind, state, from_state)
          SELECT last.seq - $1 + e.n, e.at, e.task_id, e.owner, e.kind, e.state, e.from_state
@@ -112,24 +117,6 @@ impl<'a> Write<'a> {
         });
     }
 
-    /// Opens a savepoint for one part of a grouped write; answers the mark to roll back to.
-    pub(super) async fn savepoint(&mut self) -> StoreResult<usize> {
-        self.tx.batch_execute("SAVEPOINT part").await?;
-        Ok(self.events.len())
-    }
-
-    /// Keeps the part since the last savepoint.
-    pub(super) async fn release(&mut self) -> StoreResult<()> {
-        Ok(self.tx.batch_execute("RELEASE SAVEPOINT part").await?)
-    }
-
-    /// Undoes the part since the savepoint of `mark`, and the events it recorded.
-    pub(super) async fn roll_back_to(&mut self, mark: usize) -> StoreResult<()> {
-        self.tx.batch_execute("ROLLBACK TO SAVEPOINT part").await?;
-        self.events.truncate(mark);
-        Ok(())
-    }
-
     /// Rolls back, and waits until the server has: a transaction merely dropped would keep
     /// its row locks until its connection next runs, and claims would skip those rows.
     pub(super) async fn rollback(self) -> StoreResult<()> {
@@ -144,11 +131,6 @@ impl<'a> Write<'a> {
             tx.commit().await?;
             return Ok(Vec::new());
         }
-        tx.execute(
-            "SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))",
-            &[&EVENTS_LOCK],
-        )
-        .await?;
         let count = events.len() as i64;
         let at: Vec<i64> = events.iter().map(|e| millis(e.at)).collect();
         let task_id: Vec<uuid::Uuid> = events.iter().map(|e| e.task.id.0).collect();
@@ -161,7 +143,15 @@ impl<'a> Write<'a> {
             .query_one(
                 &statement,
                 &[
-                    &count, &at, &task_id, &owner, &kind, &state, &from, &channel,
+                    &count,
+                    &at,
+                    &task_id,
+                    &owner,
+                    &kind,
+                    &state,
+                    &from,
+                    &channel,
+                    &EVENTS_LOCK,
                 ],
             )
             .await?

@@ -261,3 +261,78 @@ async fn a_retry_past_the_attempts_fails_and_a_cancellation_outlives_a_retry() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn concurrent_outcomes_share_commits_and_a_stale_one_leaves_the_others_be() {
+    each(|store: Arc<dyn Store>| async move {
+        with_queue(&store, Queue::new("default").concurrency(32)).await;
+        put(
+            &store,
+            (0..24)
+                .map(|i| task(&format!("t{i}")).owner("ann"))
+                .collect(),
+            t0(),
+        )
+        .await;
+        let claimed = store.claim(&request("default", 24, at(1))).await.unwrap();
+        assert_eq!(claimed.len(), 24);
+        // Outcomes, progress and enqueues at once, so that they share groups; one outcome
+        // comes with a stale fence.
+        let calls: Vec<_> = claimed
+            .iter()
+            .enumerate()
+            .map(|(i, task)| {
+                let store = Arc::clone(&store);
+                let fence = if i == 5 { task.fence - 1 } else { task.fence };
+                let lease = Lease { id: task.id, fence };
+                tokio::spawn(async move {
+                    let progress = Progress {
+                        percent: Some(50.0),
+                        ..Progress::default()
+                    };
+                    let reported = store.report_progress(lease, progress, at(2)).await;
+                    let done = Outcome::Succeeded {
+                        result: None,
+                        result_url: None,
+                        message: None,
+                    };
+                    let (finished, enqueued) = tokio::join!(
+                        store.finish(lease, done, at(3)),
+                        store.enqueue(vec![task_named(i)], at(3)),
+                    );
+                    (reported.map(|_| ()), finished, enqueued)
+                })
+            })
+            .collect();
+        for (i, call) in calls.into_iter().enumerate() {
+            let (reported, finished, enqueued) = call.await.unwrap();
+            assert!(enqueued.is_ok(), "{i}");
+            if i == 5 {
+                assert!(matches!(reported, Err(StoreError::StaleAttempt { .. })));
+                assert!(matches!(finished, Err(StoreError::StaleAttempt { .. })));
+            } else {
+                reported.unwrap();
+                assert_eq!(finished.unwrap().state, State::Succeeded, "{i}");
+            }
+        }
+        let stale = store.get(claimed[5].id).await.unwrap().unwrap();
+        assert_eq!(stale.state, State::Running);
+        assert!(
+            stale.progress.percent.is_none(),
+            "the stale report left nothing"
+        );
+        let done = store
+            .list(&errand::store::TaskFilter {
+                states: vec![State::Succeeded],
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(done.tasks.len(), 23);
+    })
+    .await;
+}
+
+fn task_named(i: usize) -> errand::model::NewTask {
+    task(&format!("later{i}")).owner("bob")
+}
