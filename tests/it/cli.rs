@@ -100,7 +100,7 @@ fn migrate_creates_the_schema_and_is_idempotent() {
         .output()
         .unwrap();
     assert!(first.status.success());
-    assert!(String::from_utf8_lossy(&first.stdout).contains("applied migrations [1, 2]"));
+    assert!(String::from_utf8_lossy(&first.stdout).contains("applied migrations [1, 2, 3]"));
     let second = errand()
         .args(["migrate", "--database-url", &url])
         .output()

@@ -8,6 +8,10 @@ use crate::store::{StoreError, StoreResult};
 const MIGRATIONS: &[(&str, &str)] = &[
     ("tasks", include_str!("migrations/0001_tasks.sql")),
     ("dispatch", include_str!("migrations/0002_dispatch.sql")),
+    (
+        "conditions_without_in_lists",
+        include_str!("migrations/0003_conditions_without_in_lists.sql"),
+    ),
 ];
 
 /// The newest schema version this binary knows.

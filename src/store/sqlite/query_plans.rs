@@ -53,7 +53,11 @@ fn the_hot_queries_use_their_indexes() {
     assert_uses(&conn, claim::EARLIER_IN_LINE, "tasks_ordering");
     assert_uses(&conn, &heads_where(sweep::DUE), "tasks_due");
     assert_uses(&conn, &heads_where(sweep::OVERDUE), "tasks_expiry");
-    assert_uses(&conn, &heads_where(sweep::LAPSED_LEASES), "tasks_lease");
+    // The running tasks only (a partial index), never the whole table.
+    assert_eq!(
+        plan(&conn, &heads_where(sweep::LAPSED_LEASES)),
+        "SCAN tasks USING INDEX tasks_running"
+    );
     assert_uses(&conn, sweep::FINISHED_BEFORE, "tasks_finished");
     assert_uses(
         &conn,
@@ -131,5 +135,39 @@ fn cached_statements_are_reused_without_being_prepared_again() {
                 "prepared again on reuse: {sql}"
             );
         }
+    }
+}
+
+/// The hot writes and lookups build no temporary b-tree. SQLite evaluates `x IN (…)` with three
+/// or more constants by building one, each time, and a partial index's condition is evaluated
+/// on every write that touches its columns: written as `IN` lists, the conditions cost every
+/// enqueue, claim and outcome several (migration 0003 writes them as `OR` chains).
+#[test]
+fn the_hot_writes_build_no_temporary_btree() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ephemeral.db");
+    super::SqliteStore::migrate(&path).unwrap();
+    let conn = Connection::open(&path).unwrap();
+    let dedup_started = heads_where(enqueue::DEDUP_STARTED);
+    for sql in [
+        enqueue::INSERT_TASK,
+        claim::START_ATTEMPT,
+        super::ops::change::TRANSITION,
+        claim::EARLIER_IN_LINE,
+        dedup_started.as_str(),
+    ] {
+        let mut statement = conn.prepare(&format!("EXPLAIN {sql}")).unwrap();
+        let unbound = vec![rusqlite::types::Null; statement.parameter_count()];
+        let opcodes = statement
+            .query_map(rusqlite::params_from_iter(unbound), |row| {
+                row.get::<_, String>(1)
+            })
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        assert!(
+            !opcodes.iter().any(|opcode| opcode == "OpenEphemeral"),
+            "a temporary b-tree in:\n{sql}"
+        );
     }
 }

@@ -102,6 +102,25 @@ pub(in crate::store::sqlite) fn fetch(batch: &Batch<'_>, seq: i64) -> StoreResul
         .query_row([seq], task_from_row)?)
 }
 
+/// A change of state of the task of row `?1`, with what [`Change`] names.
+pub(in crate::store::sqlite) const TRANSITION: &str =
+    "UPDATE tasks SET state = ?2, updated_at = ?3,
+        finished_at = CASE WHEN ?4 THEN ?3 ELSE finished_at END,
+        scheduled_for = coalesce(?5, scheduled_for),
+        fair_round = coalesce(?6, fair_round),
+        result = coalesce(?7, result),
+        result_url = coalesce(?8, result_url),
+        input_url = coalesce(?9, input_url),
+        progress_message = coalesce(?10, progress_message),
+        error_message = CASE WHEN ?11 THEN ?12 ELSE error_message END,
+        error_detail = CASE WHEN ?11 THEN ?13 ELSE error_detail END,
+        input = CASE WHEN ?14 THEN ?15 ELSE input END,
+        attempt = attempt - ?16,
+        lease_node = NULL, lease_expires_at = NULL,
+        cancel_requested = 0,
+        sealed_headers = CASE WHEN ?4 THEN NULL ELSE sealed_headers END
+     WHERE seq = ?1";
+
 /// Applies `transition` to the task of `head`, with `change`, and records the event.
 pub(in crate::store::sqlite) fn transition(
     batch: &mut Batch<'_>,
@@ -127,22 +146,7 @@ pub(in crate::store::sqlite) fn transition(
     update_and_record(
         batch,
         head.seq,
-        "UPDATE tasks SET state = ?2, updated_at = ?3,
-                finished_at = CASE WHEN ?4 THEN ?3 ELSE finished_at END,
-                scheduled_for = coalesce(?5, scheduled_for),
-                fair_round = coalesce(?6, fair_round),
-                result = coalesce(?7, result),
-                result_url = coalesce(?8, result_url),
-                input_url = coalesce(?9, input_url),
-                progress_message = coalesce(?10, progress_message),
-                error_message = CASE WHEN ?11 THEN ?12 ELSE error_message END,
-                error_detail = CASE WHEN ?11 THEN ?13 ELSE error_detail END,
-                input = CASE WHEN ?14 THEN ?15 ELSE input END,
-                attempt = attempt - ?16,
-                lease_node = NULL, lease_expires_at = NULL,
-                cancel_requested = 0,
-                sealed_headers = CASE WHEN ?4 THEN NULL ELSE sealed_headers END
-             WHERE seq = ?1",
+        TRANSITION,
         params![
             head.seq,
             to.as_str(),

@@ -33,7 +33,7 @@ pub(in crate::store::sqlite) const CANDIDATES: &str =
 /// Whether an earlier task of an ordering key is not final (index `tasks_ordering`).
 pub(in crate::store::sqlite) const EARLIER_IN_LINE: &str = "SELECT 1 FROM tasks
      WHERE ordering_key = ?1 AND seq < ?2
-       AND state IN ('scheduled', 'queued', 'running', 'waiting')
+       AND (state = 'scheduled' OR state = 'queued' OR state = 'running' OR state = 'waiting')
      LIMIT 1";
 
 struct Candidate {
@@ -247,6 +247,13 @@ fn earlier_in_line(batch: &Batch<'_>, key: &str, seq: i64) -> StoreResult<bool> 
         .is_some())
 }
 
+/// Starts an attempt of the task of row `?1`.
+pub(in crate::store::sqlite) const START_ATTEMPT: &str =
+    "UPDATE tasks SET state = ?2, attempt = attempt + 1, fence = fence + 1,
+        lease_node = ?3, lease_expires_at = ?4, started_at = coalesce(started_at, ?5),
+        updated_at = ?5, cancel_requested = 0
+     WHERE seq = ?1";
+
 /// `queued → running` with a new attempt, a new fence and a lease.
 fn start_attempt(
     batch: &mut Batch<'_>,
@@ -262,10 +269,7 @@ fn start_attempt(
     change::update_and_record(
         batch,
         seq,
-        "UPDATE tasks SET state = ?2, attempt = attempt + 1, fence = fence + 1,
-            lease_node = ?3, lease_expires_at = ?4, started_at = coalesce(started_at, ?5),
-            updated_at = ?5, cancel_requested = 0
-         WHERE seq = ?1",
+        START_ATTEMPT,
         params![
             seq,
             to.as_str(),

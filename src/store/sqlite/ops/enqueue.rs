@@ -17,8 +17,18 @@ pub(in crate::store::sqlite) const DEDUP_PENDING: &str = "dedup_key = ?1 AND ded
 /// The latest task of a dedup key that has started and is not final, running or waiting for a
 /// retry (index `tasks_dedup_started`).
 pub(in crate::store::sqlite) const DEDUP_STARTED: &str = "dedup_key = ?1 AND dedup_key IS NOT NULL
-     AND started_at IS NOT NULL AND state IN ('scheduled', 'queued', 'running', 'waiting')
+     AND started_at IS NOT NULL
+     AND (state = 'scheduled' OR state = 'queued' OR state = 'running' OR state = 'waiting')
      ORDER BY seq DESC LIMIT 1";
+
+/// A new task.
+pub(in crate::store::sqlite) const INSERT_TASK: &str =
+    "INSERT INTO tasks (id, name, queue, owner, title, description, executor, handler,
+        target, path, payload_format, payload, state, priority, fair_round, max_attempts,
+        timeout_ms, expires_at, created_at, scheduled_for, updated_at, ordering_key,
+        dedup_key, context, return_url, sealed_headers, attempt_budget)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
+        ?18, ?19, ?20, ?19, ?21, ?22, ?23, ?24, ?25, ?16)";
 
 /// Enqueues `tasks` in order.
 pub(in crate::store::sqlite) fn enqueue(
@@ -64,43 +74,33 @@ fn enqueue_one(batch: &mut Batch<'_>, new: NewTask, now: Timestamp) -> StoreResu
     let timeout_ms = new
         .timeout
         .map(|t| i64::try_from(t.as_millis()).unwrap_or(i64::MAX));
-    batch
-        .tx
-        .prepare_cached(
-            "INSERT INTO tasks (id, name, queue, owner, title, description, executor, handler,
-                target, path, payload_format, payload, state, priority, fair_round, max_attempts,
-                timeout_ms, expires_at, created_at, scheduled_for, updated_at, ordering_key,
-                dedup_key, context, return_url, sealed_headers, attempt_budget)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-                ?18, ?19, ?20, ?19, ?21, ?22, ?23, ?24, ?25, ?16)",
-        )?
-        .execute(params![
-            id_bytes(new.id),
-            new.name,
-            new.queue,
-            new.owner,
-            new.title,
-            new.description,
-            new.executor.kind(),
-            handler,
-            target,
-            path,
-            payload_format,
-            payload,
-            state.as_str(),
-            new.priority,
-            fair_round,
-            max_attempts,
-            timeout_ms,
-            new.expires_at.map(millis),
-            millis(now),
-            millis(scheduled_for),
-            new.ordering_key,
-            new.dedup_key,
-            json_text(&new.context),
-            new.return_url,
-            new.sealed_headers,
-        ])?;
+    batch.tx.prepare_cached(INSERT_TASK)?.execute(params![
+        id_bytes(new.id),
+        new.name,
+        new.queue,
+        new.owner,
+        new.title,
+        new.description,
+        new.executor.kind(),
+        handler,
+        target,
+        path,
+        payload_format,
+        payload,
+        state.as_str(),
+        new.priority,
+        fair_round,
+        max_attempts,
+        timeout_ms,
+        new.expires_at.map(millis),
+        millis(now),
+        millis(scheduled_for),
+        new.ordering_key,
+        new.dedup_key,
+        json_text(&new.context),
+        new.return_url,
+        new.sealed_headers,
+    ])?;
     // Read back rather than `RETURNING`, which builds a temporary table on every run.
     let task = change::fetch(batch, batch.tx.last_insert_rowid())?;
     record_event(batch, EventKind::Created, None, task.clone(), now)?;

@@ -95,12 +95,15 @@ pub(in crate::store::sqlite) fn list_query(
 /// The banner's counts of one owner (index `tasks_banner`).
 pub(in crate::store::sqlite) const OWNER_COUNTS: &str = "SELECT state, count(*) FROM tasks
      WHERE owner = ?1 AND dismissed = 0
-       AND state IN ('scheduled', 'queued', 'running', 'waiting', 'failed')
+       AND (state = 'scheduled' OR state = 'queued' OR state = 'running' OR state = 'waiting'
+            OR state = 'failed')
      GROUP BY state";
 
 /// The banner's counts of everyone.
 const ALL_COUNTS: &str = "SELECT state, count(*) FROM tasks
-     WHERE dismissed = 0 AND state IN ('scheduled', 'queued', 'running', 'waiting', 'failed')
+     WHERE dismissed = 0
+       AND (state = 'scheduled' OR state = 'queued' OR state = 'running' OR state = 'waiting'
+            OR state = 'failed')
      GROUP BY state";
 
 /// The banner's counts, for one owner or for all.

@@ -23,9 +23,10 @@ pub(in crate::store::sqlite) const OVERDUE: &str =
        AND started_at IS NULL
      LIMIT 1000";
 
-/// Running tasks whose lease has run out (index `tasks_lease`).
+/// Running tasks whose lease has run out, a batch at a time in no particular order (index
+/// `tasks_running`: running tasks are few).
 pub(in crate::store::sqlite) const LAPSED_LEASES: &str =
-    "state = 'running' AND lease_expires_at < ?1 ORDER BY lease_expires_at LIMIT 1000";
+    "state = 'running' AND lease_expires_at < ?1 LIMIT 1000";
 
 /// Final tasks finished before a cutoff (index `tasks_finished`).
 pub(in crate::store::sqlite) const FINISHED_BEFORE: &str =
