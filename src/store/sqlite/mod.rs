@@ -104,7 +104,7 @@ impl Store for SqliteStore {
 
     async fn enqueue(&self, tasks: Vec<NewTask>, now: Timestamp) -> StoreResult<Vec<Enqueued>> {
         self.writer
-            .write(move |batch| ops::enqueue::enqueue(batch, tasks, now))
+            .write(move |batch| ops::enqueue::enqueue(batch, tasks.clone(), now))
             .await
     }
 
@@ -117,7 +117,7 @@ impl Store for SqliteStore {
     ) -> StoreResult<Vec<Enqueued>> {
         self.writer
             .write(move |batch| {
-                let mut enqueued = ops::enqueue::enqueue(batch, tasks, now)?;
+                let mut enqueued = ops::enqueue::enqueue(batch, tasks.clone(), now)?;
                 for answer in enqueued.iter_mut().filter(|answer| answer.created) {
                     if let Some(claimed) =
                         ops::claim::claim_inline(batch, &answer.task, node, lease_until, now)?
@@ -199,13 +199,13 @@ impl Store for SqliteStore {
         now: Timestamp,
     ) -> StoreResult<Task> {
         self.writer
-            .write(move |batch| ops::attempt::report_progress(batch, lease, progress, now))
+            .write(move |batch| ops::attempt::report_progress(batch, lease, progress.clone(), now))
             .await
     }
 
     async fn finish(&self, lease: Lease, outcome: Outcome, now: Timestamp) -> StoreResult<Task> {
         self.writer
-            .write(move |batch| ops::attempt::finish(batch, lease, outcome, now))
+            .write(move |batch| ops::attempt::finish(batch, lease, outcome.clone(), now))
             .await
     }
 
@@ -223,7 +223,7 @@ impl Store for SqliteStore {
 
     async fn resume(&self, id: TaskId, input: Option<Value>, now: Timestamp) -> StoreResult<Task> {
         self.writer
-            .write(move |batch| ops::control::resume(batch, id, input, now))
+            .write(move |batch| ops::control::resume(batch, id, input.clone(), now))
             .await
     }
 

@@ -3,9 +3,16 @@
 //!
 //! SQLite allows one writer at a time, and a commit costs the same for one row as for a
 //! thousand. So every write (enqueue, claim, progress, completion, sweep) is sent here as a
-//! closure; the thread takes all that are waiting, runs each inside its own savepoint in one
+//! closure; the thread takes all that are waiting, runs them one after the other in one
 //! transaction, commits once, publishes the batch's events, and only then answers each caller:
 //! an acknowledged write is a committed write. While one batch commits, the next one gathers.
+//!
+//! A write that fails must not take its batch down with it. Most writes check before they
+//! change anything (a stale attempt, an illegal transition), so their failure leaves nothing
+//! to undo, and the batch goes on. A write that fails after it changed rows (the connection
+//! counts them) has its batch rolled back; it is answered with its error, and the others run
+//! again as a batch of their own. So there is no savepoint per write, whose statements and
+//! statement journal every write would pay for.
 
 use std::sync::Arc;
 use std::sync::mpsc;
@@ -32,18 +39,28 @@ pub(super) struct Batch<'a> {
     pub events: Vec<Event>,
 }
 
+/// What became of a write run in a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Applied {
+    /// It succeeded.
+    Done,
+    /// It failed before it changed anything: the batch may go on.
+    Refused,
+    /// It failed after it changed rows: the batch must be rolled back.
+    FailedMidway,
+}
+
 /// A write waiting for the thread, type-erased.
 trait Job: Send {
-    /// Runs the write inside the batch's transaction; answers whether it succeeded. A write
-    /// that is `alone` in its batch runs without a savepoint: if it fails, the batch is rolled
-    /// back instead.
-    fn apply(&mut self, batch: &mut Batch<'_>, alone: bool) -> bool;
+    /// Runs the write inside the batch's transaction (again from the start if the batch runs
+    /// again), keeping its outcome for the reply.
+    fn apply(&mut self, batch: &mut Batch<'_>) -> Applied;
     /// Answers the caller once the batch is committed (or failed to be).
     fn reply(self: Box<Self>, commit: Result<(), &rusqlite::Error>);
 }
 
 struct Pending<T, F> {
-    work: Option<F>,
+    work: F,
     outcome: Option<StoreResult<T>>,
     reply: oneshot::Sender<StoreResult<T>>,
 }
@@ -51,20 +68,22 @@ struct Pending<T, F> {
 impl<T, F> Job for Pending<T, F>
 where
     T: Send,
-    F: FnOnce(&mut Batch<'_>) -> StoreResult<T> + Send,
+    F: Fn(&mut Batch<'_>) -> StoreResult<T> + Send,
 {
-    fn apply(&mut self, batch: &mut Batch<'_>, alone: bool) -> bool {
-        let Some(work) = self.work.take() else {
-            return false;
+    fn apply(&mut self, batch: &mut Batch<'_>) -> Applied {
+        let changes = batch.tx.total_changes();
+        let recorded = batch.events.len();
+        let outcome = (self.work)(batch);
+        let applied = match &outcome {
+            Ok(_) => Applied::Done,
+            Err(_) if batch.tx.total_changes() == changes => {
+                batch.events.truncate(recorded);
+                Applied::Refused
+            }
+            Err(_) => Applied::FailedMidway,
         };
-        let outcome = if alone {
-            work(batch)
-        } else {
-            in_savepoint(batch, work)
-        };
-        let succeeded = outcome.is_ok();
         self.outcome = Some(outcome);
-        succeeded
+        applied
     }
 
     fn reply(self: Box<Self>, commit: Result<(), &rusqlite::Error>) {
@@ -144,15 +163,17 @@ impl Writer {
         Ok(Writer { jobs })
     }
 
-    /// Runs `work` in the next batch and answers once that batch is committed.
+    /// Runs `work` in the next batch and answers once that batch is committed. `work` may run
+    /// more than once (its batch rolled back for another write's failure), and only its last
+    /// run counts.
     pub(super) async fn write<T, F>(&self, work: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Batch<'_>) -> StoreResult<T> + Send + 'static,
+        F: Fn(&mut Batch<'_>) -> StoreResult<T> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
         let job = Box::new(Pending {
-            work: Some(work),
+            work,
             outcome: None,
             reply,
         });
@@ -175,26 +196,54 @@ fn run(
                 Err(_) => break,
             }
         }
-        let committed = commit_batch(&mut conn, &mut jobs);
-        match committed {
-            Ok(batch_events) => {
+        commit_and_reply(&mut conn, std::mem::take(&mut jobs), &events);
+    }
+    tracing::debug!("the sqlite writer stopped");
+}
+
+/// Commits `jobs` as one batch and answers each. A write that failed midway is answered with
+/// its error, and the others are committed again without it.
+fn commit_and_reply(
+    conn: &mut Connection,
+    mut jobs: Vec<Box<dyn Job>>,
+    events: &broadcast::Sender<Arc<Event>>,
+) {
+    loop {
+        match commit_batch(conn, &mut jobs) {
+            Ok(Committed::All(batch_events)) => {
                 for event in batch_events {
                     // No subscriber is not an error.
                     let _ = events.send(Arc::new(event));
                 }
-                for job in jobs.drain(..) {
+                for job in jobs {
                     job.reply(Ok(()));
+                }
+                return;
+            }
+            Ok(Committed::NoneFor(failed)) => {
+                // Its outcome is its error; nothing of it stays.
+                jobs.remove(failed).reply(Ok(()));
+                if jobs.is_empty() {
+                    return;
                 }
             }
             Err(err) => {
                 tracing::error!(error = %err, writes = jobs.len(), "a write batch failed to commit");
-                for job in jobs.drain(..) {
+                for job in jobs {
                     job.reply(Err(&err));
                 }
+                return;
             }
         }
     }
-    tracing::debug!("the sqlite writer stopped");
+}
+
+/// What became of a batch.
+enum Committed {
+    /// Committed, with these events.
+    All(Vec<Event>),
+    /// Rolled back because the write at this index failed midway.
+    NoneFor(usize),
 }
 
 /// Copies the WAL into the database each time the writer asks, and once more at the end.
@@ -214,23 +263,86 @@ fn checkpoint_when_nudged(conn: Connection, nudged: mpsc::Receiver<()>) {
 fn commit_batch(
     conn: &mut Connection,
     jobs: &mut [Box<dyn Job>],
-) -> Result<Vec<Event>, rusqlite::Error> {
+) -> Result<Committed, rusqlite::Error> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut batch = Batch {
         tx: &tx,
         events: Vec::new(),
     };
-    let alone = jobs.len() == 1;
-    let mut succeeded = true;
-    for job in jobs.iter_mut() {
-        succeeded &= job.apply(&mut batch, alone);
-    }
-    if alone && !succeeded {
-        // The failed write's error is its answer; nothing of it may stay.
-        tx.rollback()?;
-        return Ok(Vec::new());
+    for (index, job) in jobs.iter_mut().enumerate() {
+        if job.apply(&mut batch) == Applied::FailedMidway {
+            tx.rollback()?;
+            return Ok(Committed::NoneFor(index));
+        }
     }
     let events = batch.events;
     tx.commit()?;
-    Ok(events)
+    Ok(Committed::All(events))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    fn job<F>(work: F) -> (Box<dyn Job>, oneshot::Receiver<StoreResult<i64>>)
+    where
+        F: Fn(&mut Batch<'_>) -> StoreResult<i64> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let pending = Pending {
+            work,
+            outcome: None,
+            reply,
+        };
+        (Box::new(pending), answer)
+    }
+
+    fn insert(batch: &Batch<'_>, n: i64) -> StoreResult<i64> {
+        batch.tx.execute("INSERT INTO t (n) VALUES (?1)", [n])?;
+        Ok(n)
+    }
+
+    /// A refused write leaves the batch be; one that fails after writing is answered with its
+    /// error, nothing of it stays, and the others are committed without it.
+    #[test]
+    fn a_failed_write_takes_nothing_of_its_batch_with_it() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE t (n INTEGER NOT NULL)")
+            .unwrap();
+        let first_runs = Arc::new(AtomicUsize::new(0));
+        let runs = Arc::clone(&first_runs);
+        let (first, first_answer) = job(move |batch| {
+            runs.fetch_add(1, Ordering::SeqCst);
+            insert(batch, 1)
+        });
+        let (refused, refused_answer) =
+            job(|_| Err(StoreError::Invalid("refused before writing".into())));
+        let (midway, midway_answer) = job(|batch| {
+            insert(batch, 3)?;
+            Err(StoreError::Invalid("failed after writing".into()))
+        });
+        let (last, last_answer) = job(|batch| insert(batch, 4));
+        let (events, _) = broadcast::channel(4);
+
+        commit_and_reply(&mut conn, vec![first, refused, midway, last], &events);
+
+        assert_eq!(first_answer.blocking_recv().unwrap().unwrap(), 1);
+        assert!(refused_answer.blocking_recv().unwrap().is_err());
+        assert!(midway_answer.blocking_recv().unwrap().is_err());
+        assert_eq!(last_answer.blocking_recv().unwrap().unwrap(), 4);
+        let mut stored = conn.prepare("SELECT n FROM t ORDER BY n").unwrap();
+        let stored: Vec<i64> = stored
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(stored, vec![1, 4]);
+        assert_eq!(
+            first_runs.load(Ordering::SeqCst),
+            2,
+            "run again after the rollback"
+        );
+    }
 }
