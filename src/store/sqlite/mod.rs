@@ -57,11 +57,8 @@ impl SqliteStore {
         if !applied.is_empty() {
             tracing::info!(path = %path.display(), versions = ?applied, "migrated the database");
         }
-        // Checkpoints are the checkpointer's job, off the commit path: the writer's WAL hook
-        // replaces SQLite's automatic checkpoints.
-        let checkpointer = connection::open(&path, durability)?;
         let (events, _) = broadcast::channel(EVENT_BUFFER);
-        let writer = Writer::spawn(conn, checkpointer, events.clone())?;
+        let writer = Writer::spawn(conn, events.clone())?;
         Ok(SqliteStore {
             readers: Readers::new(path.clone()),
             path,

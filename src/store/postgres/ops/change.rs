@@ -208,8 +208,9 @@ pub(in crate::store::postgres) async fn update_and_record(
 
 /// The fair round for the next task of `owner` to become ready in `queue` at `priority`: the
 /// round after both the round being served at that priority and the owner's last at that
-/// priority. The owner's row is written in one statement, so that two writes for one owner
-/// take distinct rounds.
+/// priority. One statement (one round trip) reads the round served and writes the owner's
+/// row, so that two writes for one owner take distinct rounds; no row comes back if the queue
+/// does not exist.
 pub(in crate::store::postgres) async fn next_round(
     w: &Write<'_>,
     queue: &str,
@@ -217,26 +218,19 @@ pub(in crate::store::postgres) async fn next_round(
     priority: i32,
 ) -> StoreResult<i64> {
     let owner = owner.unwrap_or("");
-    let current = w
-        .query_opt(
-            "SELECT coalesce((SELECT current_round FROM queue_rounds
-                              WHERE queue = $1 AND priority = $2), 0)
-             FROM queues WHERE name = $1",
-            &[&queue, &priority],
-        )
-        .await?
-        .ok_or_else(|| StoreError::QueueNotFound(queue.to_owned()))?
-        .try_get::<_, i64>(0)?;
     let round = w
-        .query_one(
+        .query_opt(
             "INSERT INTO owner_rounds AS o (queue, priority, owner, last_round)
-             VALUES ($1, $2, $3, $4::bigint + 1)
+             SELECT $1, $2, $3, coalesce((SELECT current_round FROM queue_rounds
+                                          WHERE queue = $1 AND priority = $2), 0) + 1
+             FROM queues WHERE name = $1
              ON CONFLICT (queue, priority, owner)
              DO UPDATE SET last_round = greatest(o.last_round, excluded.last_round - 1) + 1
              RETURNING last_round",
-            &[&queue, &priority, &owner, &current],
+            &[&queue, &priority, &owner],
         )
         .await?
+        .ok_or_else(|| StoreError::QueueNotFound(queue.to_owned()))?
         .try_get::<_, i64>(0)?;
     Ok(round)
 }

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use jiff::Timestamp;
 use uuid::Uuid;
 
-use super::super::row::{millis, task_columns};
+use super::super::row::{SEQ_COLUMN, millis, task_columns, task_from_row};
 use super::super::write::Write;
 use super::change::{self, Change, Head, head_columns};
 use crate::model::{EventKind, State, Task, TaskId, Transition};
@@ -91,7 +91,8 @@ pub(in crate::store::postgres) async fn claim(
         return Ok(Vec::new());
     }
     let now_ms = millis(request.now);
-    let mut claimed = Vec::with_capacity(free);
+    // The rows to start, in claiming order.
+    let mut claimed: Vec<i64> = Vec::with_capacity(free);
     // The round served at each priority, moved on by what is claimed now.
     let mut rounds: HashMap<i32, i64> = HashMap::new();
     // Per ordering key, a task known to be in line (blocked, or claimed now).
@@ -130,22 +131,13 @@ pub(in crate::store::postgres) async fn claim(
             *owner_running += 1;
             let round = rounds.entry(candidate.priority).or_insert(0);
             *round = (*round).max(candidate.fair_round);
-            claimed.push(
-                start_attempt(
-                    w,
-                    candidate.seq,
-                    State::Queued,
-                    request.node,
-                    request.lease_until,
-                    request.now,
-                )
-                .await?,
-            );
+            claimed.push(candidate.seq);
         }
         if claimed.len() == free || exhausted || passed_over >= MAX_PASSED_OVER {
             break;
         }
     }
+    let claimed = start_attempts(w, &claimed, request).await?;
     for (priority, round) in rounds {
         w.execute(
             "INSERT INTO queue_rounds AS r (queue, priority, current_round) VALUES ($1, $2, $3)
@@ -242,6 +234,58 @@ async fn head_of(w: &Write<'_>, seq: i64) -> StoreResult<Head> {
 /// Whether another task of ordering key `key` holds the line before row `seq`.
 async fn in_line_before(w: &Write<'_>, key: &str, seq: i64) -> StoreResult<bool> {
     Ok(w.query_opt(IN_LINE_BEFORE, &[&key, &seq]).await?.is_some())
+}
+
+/// Starts attempts of the `queued` tasks of rows `$1` at once, like [`START_ATTEMPT`].
+const START_ATTEMPTS: &str = concat!(
+    "UPDATE tasks SET state = 'running', attempt = attempt + 1, fence = fence + 1,
+        lease_node = $2, lease_expires_at = $3, started_at = coalesce(started_at, $4),
+        updated_at = $4, cancel_requested = false
+     WHERE seq = ANY($1)
+     RETURNING ",
+    task_columns!()
+);
+
+/// `queued → running` for the tasks of rows `seqs` (selected as `queued` by the claim, their
+/// rows locked), in one statement; answers them, and records their events, in that order.
+async fn start_attempts(
+    w: &mut Write<'_>,
+    seqs: &[i64],
+    request: &ClaimRequest,
+) -> StoreResult<Vec<Task>> {
+    if seqs.is_empty() {
+        return Ok(Vec::new());
+    }
+    debug_assert_eq!(Transition::Claim.apply(State::Queued), Ok(State::Running));
+    let rows = w
+        .query(
+            START_ATTEMPTS,
+            &[
+                &seqs,
+                &request.node,
+                &millis(request.lease_until),
+                &millis(request.now),
+            ],
+        )
+        .await?;
+    let mut started = rows
+        .iter()
+        .map(|row| Ok((row.try_get::<_, i64>(SEQ_COLUMN)?, task_from_row(row)?)))
+        .collect::<StoreResult<HashMap<i64, Task>>>()?;
+    let mut tasks = Vec::with_capacity(seqs.len());
+    for seq in seqs {
+        let task = started
+            .remove(seq)
+            .ok_or_else(|| StoreError::Invalid(format!("task row {seq} vanished")))?;
+        w.record(
+            EventKind::StateChanged,
+            Some(State::Queued),
+            task.clone(),
+            request.now,
+        );
+        tasks.push(task);
+    }
+    Ok(tasks)
 }
 
 /// `queued → running` with a new attempt, a new fence and a lease.
