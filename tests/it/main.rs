@@ -23,3 +23,4 @@ mod store_transitions;
 mod ui;
 mod util;
 mod waiting;
+mod wal;
