@@ -4,10 +4,12 @@
 use std::sync::Arc;
 
 use jiff::Timestamp;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::rate::RateLimiter;
 use super::{Shared, attempt};
-use crate::store::{ClaimRequest, Lease, Outcome};
+use crate::model::Task;
+use crate::store::ClaimRequest;
 
 /// Runs the worker of `queue` until claiming stops.
 pub(super) async fn run(shared: Arc<Shared>, queue: String) {
@@ -27,11 +29,20 @@ pub(super) async fn run(shared: Arc<Shared>, queue: String) {
             rate_limited = allowed < free;
             free = free.min(allowed);
         }
-        if free > 0 {
+        // Nothing to claim (the wake-up was for a task an enqueue started, or a slot that
+        // freed with the queue empty): a read spares the claim's write.
+        if free > 0 && !has_ready(&shared, &queue).await {
+            free = 0;
+        }
+        // The slots are taken before the claim (an enqueue may start tasks in them too), and
+        // those the claim does not fill are given back.
+        let permits = take_slots(&runtime.slots, free);
+        if !permits.is_empty() {
+            let limit = permits.len();
             let now = Timestamp::now();
             let request = ClaimRequest {
                 queue: queue.clone(),
-                limit: free,
+                limit,
                 node: shared.node,
                 lease_until: shared.lease_until(now),
                 now,
@@ -42,33 +53,8 @@ pub(super) async fn run(shared: Arc<Shared>, queue: String) {
                     if let Some(limiter) = &mut limiter {
                         limiter.take(tasks.len());
                     }
-                    let claimed_all = tasks.len() == free && !rate_limited;
-                    for task in tasks {
-                        let Ok(permit) = Arc::clone(&runtime.slots).try_acquire_owned() else {
-                            // Cannot happen (only this worker takes permits), but a claimed
-                            // task must never be left to its lease.
-                            hand_back(
-                                &shared,
-                                Lease {
-                                    id: task.id,
-                                    fence: task.fence,
-                                },
-                            )
-                            .await;
-                            continue;
-                        };
-                        tracing::debug!(task = %task.id, name = %task.name, attempt = task.attempt, "claimed");
-                        let attempt = attempt::start(&shared, task);
-                        let attempt_shared = Arc::clone(&shared);
-                        let queue = queue.clone();
-                        shared.attempts.spawn(async move {
-                            attempt.await;
-                            drop(permit);
-                            if let Some(runtime) = attempt_shared.queues.get(&queue) {
-                                runtime.ready.notify_one();
-                            }
-                        });
-                    }
+                    let claimed_all = tasks.len() == limit && !rate_limited;
+                    start_all_claimed(&shared, &queue, tasks, permits);
                     if claimed_all {
                         // There may be more: look again as soon as a slot frees.
                         continue;
@@ -99,12 +85,38 @@ pub(super) async fn run(shared: Arc<Shared>, queue: String) {
     tracing::debug!(queue = %queue, "worker stopped claiming");
 }
 
-async fn hand_back(shared: &Shared, lease: Lease) {
-    if let Err(err) = shared
-        .store
-        .finish(lease, Outcome::HandedBack, Timestamp::now())
-        .await
-    {
-        tracing::warn!(task = %lease.id, error = %err, "could not hand a claimed task back");
+/// Whether `queue` may have a task to claim; if the store cannot tell, the claim finds out.
+async fn has_ready(shared: &Shared, queue: &str) -> bool {
+    shared.store.has_ready(queue).await.unwrap_or(true)
+}
+
+/// Up to `wanted` of the node's free slots of a queue.
+pub(super) fn take_slots(slots: &Arc<Semaphore>, wanted: usize) -> Vec<OwnedSemaphorePermit> {
+    std::iter::from_fn(|| Arc::clone(slots).try_acquire_owned().ok())
+        .take(wanted)
+        .collect()
+}
+
+/// Runs each task claimed for `queue` in a slot of `permits` (at least one each), which frees
+/// when its attempt ends and wakes the queue's worker. The slots left over are given back.
+pub(super) fn start_all_claimed(
+    shared: &Arc<Shared>,
+    queue: &str,
+    tasks: Vec<Task>,
+    permits: Vec<OwnedSemaphorePermit>,
+) {
+    debug_assert!(tasks.len() <= permits.len());
+    for (task, permit) in tasks.into_iter().zip(permits) {
+        tracing::debug!(task = %task.id, name = %task.name, attempt = task.attempt, "claimed");
+        let attempt = attempt::start(shared, task);
+        let attempt_shared = Arc::clone(shared);
+        let queue = queue.to_owned();
+        shared.attempts.spawn(async move {
+            attempt.await;
+            drop(permit);
+            if let Some(runtime) = attempt_shared.queues.get(&queue) {
+                runtime.ready.notify_one();
+            }
+        });
     }
 }

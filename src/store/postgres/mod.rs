@@ -237,6 +237,10 @@ impl Store for PostgresStore {
         })
     }
 
+    async fn has_ready(&self, queue: &str) -> StoreResult<bool> {
+        ops::read::has_ready(&self.client().await?, queue).await
+    }
+
     async fn ping(&self) -> StoreResult<()> {
         self.client().await?.simple_query("SELECT 1").await?;
         Ok(())

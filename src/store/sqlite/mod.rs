@@ -127,6 +127,28 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn enqueue_and_claim(
+        &self,
+        tasks: Vec<NewTask>,
+        request: &ClaimRequest,
+    ) -> StoreResult<(Vec<Enqueued>, Vec<Task>)> {
+        let request = request.clone();
+        self.writer
+            .write(move |batch| {
+                let enqueued = ops::enqueue::enqueue(batch, tasks.clone(), request.now)?;
+                let claimed = ops::claim::claim(batch, &request)?;
+                Ok((enqueued, claimed))
+            })
+            .await
+    }
+
+    async fn has_ready(&self, queue: &str) -> StoreResult<bool> {
+        let queue = queue.to_owned();
+        self.readers
+            .read(move |conn| ops::read::has_ready(conn, &queue))
+            .await
+    }
+
     async fn ping(&self) -> StoreResult<()> {
         self.readers
             .read(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?))

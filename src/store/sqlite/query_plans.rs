@@ -71,6 +71,7 @@ fn the_hot_queries_use_their_indexes() {
     );
     assert_uses(&conn, read::OWNER_COUNTS, "tasks_banner");
     assert_uses(&conn, read::NEXT_DUE, "tasks_due");
+    assert_uses(&conn, read::HAS_READY, "tasks_claim");
     let plan_of_owner_events = plan(&conn, read::OWNER_EVENTS);
     assert!(
         plan_of_owner_events.contains("INDEX events_owner"),

@@ -207,3 +207,14 @@ pub(in crate::store::postgres) async fn next_due(
     let due: Option<i64> = client.query_one(&statement, &[]).await?.try_get(0)?;
     due.map(row::time).transpose()
 }
+
+/// Whether `queue` has a task a claim could take (index `tasks_claim`).
+pub(in crate::store::postgres) async fn has_ready(client: &Client, queue: &str) -> StoreResult<bool> {
+    let statement = client
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM tasks
+             WHERE queue = $1 AND state = 'queued' AND executor <> 'tracked')",
+        )
+        .await?;
+    Ok(client.query_one(&statement, &[&queue]).await?.try_get(0)?)
+}

@@ -206,3 +206,14 @@ pub(in crate::store::sqlite) fn next_due(
         .transpose()
         .map_err(|err| StoreError::Database(Box::new(err)))
 }
+
+/// Whether a queue has a task a claim could take (index `tasks_claim`).
+pub(in crate::store::sqlite) const HAS_READY: &str = "SELECT EXISTS (SELECT 1 FROM tasks
+     WHERE queue = ?1 AND state = 'queued' AND executor <> 'tracked')";
+
+/// Whether `queue` has a task a claim could take.
+pub(in crate::store::sqlite) fn has_ready(conn: &Connection, queue: &str) -> StoreResult<bool> {
+    Ok(conn
+        .prepare_cached(HAS_READY)?
+        .query_row([queue], |row| row.get(0))?)
+}
