@@ -39,13 +39,9 @@ pub(super) async fn enqueue(
         lease_until: shared.lease_until(now),
         now,
     };
-    let (mut enqueued, claimed) = shared.store.enqueue_and_claim(tasks, &request).await?;
-    // The answers tell what the tasks became: a task started in the same write is running.
-    for answer in &mut enqueued {
-        if let Some(started) = claimed.iter().find(|task| task.id == answer.task.id) {
-            answer.task = started.clone();
-        }
-    }
+    // The answers are the tasks as enqueued (`queued`), as they are when a worker starts them
+    // a moment after: the enqueue's answer does not depend on which of the two starts them.
+    let (enqueued, claimed) = shared.store.enqueue_and_claim(tasks, &request).await?;
     start_all_claimed(shared, &request.queue, claimed, permits);
     Ok(enqueued)
 }

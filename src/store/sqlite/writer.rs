@@ -189,7 +189,7 @@ fn run(
     events: broadcast::Sender<Arc<Event>>,
 ) {
     let mut jobs: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
-    while let Ok(first) = queue.recv() {
+    while let Some(first) = next_job(&queue) {
         jobs.push(first);
         while jobs.len() < MAX_BATCH {
             match queue.try_recv() {
@@ -203,6 +203,25 @@ fn run(
         tracing::warn!(error = %err, "the last WAL checkpoint failed");
     }
     tracing::debug!("the sqlite writer stopped");
+}
+
+/// How long the writer looks for the next write before it sleeps.
+const SPIN: std::time::Duration = std::time::Duration::from_micros(50);
+
+/// The next write: spinning a moment first, since a write often follows the reply to the last
+/// (its caller's next step), and a sleeping thread takes long to wake.
+fn next_job(queue: &mpsc::Receiver<Box<dyn Job>>) -> Option<Box<dyn Job>> {
+    let deadline = std::time::Instant::now() + SPIN;
+    loop {
+        match queue.try_recv() {
+            Ok(job) => return Some(job),
+            Err(mpsc::TryRecvError::Disconnected) => return None,
+            Err(mpsc::TryRecvError::Empty) if std::time::Instant::now() < deadline => {
+                std::hint::spin_loop();
+            }
+            Err(mpsc::TryRecvError::Empty) => return queue.recv().ok(),
+        }
+    }
 }
 
 /// Commits `jobs` as one batch and answers each. A write that failed midway is answered with

@@ -209,7 +209,10 @@ pub(in crate::store::postgres) async fn next_due(
 }
 
 /// Whether `queue` has a task a claim could take (index `tasks_claim`).
-pub(in crate::store::postgres) async fn has_ready(client: &Client, queue: &str) -> StoreResult<bool> {
+pub(in crate::store::postgres) async fn has_ready(
+    client: &Client,
+    queue: &str,
+) -> StoreResult<bool> {
     let statement = client
         .prepare_cached(
             "SELECT EXISTS (SELECT 1 FROM tasks
