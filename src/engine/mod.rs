@@ -12,7 +12,6 @@ mod attempt;
 mod backoff;
 mod builder;
 mod config;
-mod handoff;
 mod heartbeat;
 mod inflight;
 mod maintenance;
@@ -183,7 +182,7 @@ impl Engine {
             .collect::<Result<Vec<_>, _>>()?;
         let now = Timestamp::now();
         if !inline {
-            return Ok(handoff::enqueue(&self.shared, tasks, now).await?);
+            return Ok(self.shared.store.enqueue(tasks, now).await?);
         }
         let mut enqueued = self
             .shared

@@ -29,13 +29,12 @@ pub(super) async fn run(shared: Arc<Shared>, queue: String) {
             rate_limited = allowed < free;
             free = free.min(allowed);
         }
-        // Nothing to claim (the wake-up was for a task an enqueue started, or a slot that
-        // freed with the queue empty): a read spares the claim's write.
+        // Nothing to claim (a slot freed with the queue empty, another node took the task):
+        // a read spares the claim's write.
         if free > 0 && !has_ready(&shared, &queue).await {
             free = 0;
         }
-        // The slots are taken before the claim (an enqueue may start tasks in them too), and
-        // those the claim does not fill are given back.
+        // The slots are taken before the claim, and those it does not fill are given back.
         let permits = take_slots(&runtime.slots, free);
         if !permits.is_empty() {
             let limit = permits.len();
@@ -91,7 +90,7 @@ async fn has_ready(shared: &Shared, queue: &str) -> bool {
 }
 
 /// Up to `wanted` of the node's free slots of a queue.
-pub(super) fn take_slots(slots: &Arc<Semaphore>, wanted: usize) -> Vec<OwnedSemaphorePermit> {
+fn take_slots(slots: &Arc<Semaphore>, wanted: usize) -> Vec<OwnedSemaphorePermit> {
     std::iter::from_fn(|| Arc::clone(slots).try_acquire_owned().ok())
         .take(wanted)
         .collect()
@@ -99,7 +98,7 @@ pub(super) fn take_slots(slots: &Arc<Semaphore>, wanted: usize) -> Vec<OwnedSema
 
 /// Runs each task claimed for `queue` in a slot of `permits` (at least one each), which frees
 /// when its attempt ends and wakes the queue's worker. The slots left over are given back.
-pub(super) fn start_all_claimed(
+fn start_all_claimed(
     shared: &Arc<Shared>,
     queue: &str,
     tasks: Vec<Task>,

@@ -179,23 +179,9 @@ pub trait Store: Send + Sync + 'static {
         now: Timestamp,
     ) -> StoreResult<Vec<Enqueued>>;
 
-    /// Enqueues tasks like [`Store::enqueue`], then claims like [`Store::claim`], in the same
-    /// transaction: a node that works the queue starts tasks in the enqueue's own write rather
-    /// than in one more. Answers the enqueued tasks (as enqueued) and the claimed ones.
-    ///
-    /// A store may claim nothing here, and leave the claim to the queue's worker: the default
-    /// does, and so does PostgreSQL's, whose grouped writes would then take queue locks in the
-    /// middle of other writes and deadlock with the groups of other nodes.
-    async fn enqueue_and_claim(
-        &self,
-        tasks: Vec<NewTask>,
-        request: &ClaimRequest,
-    ) -> StoreResult<(Vec<Enqueued>, Vec<Task>)> {
-        Ok((self.enqueue(tasks, request.now).await?, Vec::new()))
-    }
-
     /// Whether `queue` has a task that a claim could take (queued, and run by errand): a read
-    /// that spares a worker its claim, a write, when a wake-up finds nothing to do.
+    /// that spares a worker its claim, a write, when a wake-up finds nothing to do (a slot
+    /// that freed with the queue empty, another node's claim).
     async fn has_ready(&self, queue: &str) -> StoreResult<bool>;
 
     /// Answers once the database does (readiness).

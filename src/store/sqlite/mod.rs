@@ -127,21 +127,6 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn enqueue_and_claim(
-        &self,
-        tasks: Vec<NewTask>,
-        request: &ClaimRequest,
-    ) -> StoreResult<(Vec<Enqueued>, Vec<Task>)> {
-        let request = request.clone();
-        self.writer
-            .write(move |batch| {
-                let enqueued = ops::enqueue::enqueue(batch, tasks.clone(), request.now)?;
-                let claimed = ops::claim::claim(batch, &request)?;
-                Ok((enqueued, claimed))
-            })
-            .await
-    }
-
     async fn has_ready(&self, queue: &str) -> StoreResult<bool> {
         let queue = queue.to_owned();
         self.readers

@@ -331,45 +331,29 @@ async fn enqueue_claimed_starts_what_may_run_now_whatever_the_slots() {
 }
 
 #[tokio::test]
-async fn enqueue_and_claim_starts_the_first_in_line_within_the_slots() {
+async fn has_ready_tells_whether_a_claim_could_take_a_task() {
     each(|store: Arc<dyn Store>| async move {
-        with_queue(&store, Queue::new("default").concurrency(2)).await;
-        put(&store, vec![task("older")], t0()).await;
-        let (enqueued, claimed) = store
-            .enqueue_and_claim(
-                vec![task("a"), task("b"), task("c")],
-                &request("default", 3, at(1)),
-            )
-            .await
-            .unwrap();
-        assert_eq!(enqueued.len(), 3);
+        with_queue(&store, Queue::new("default")).await;
+        assert!(!store.has_ready("default").await.unwrap(), "empty");
+        put(
+            &store,
+            vec![
+                task("later").run_at(at(60)),
+                task("tracked").executor(Executor::Tracked),
+            ],
+            t0(),
+        )
+        .await;
         assert!(
-            enqueued
-                .iter()
-                .all(|answer| answer.created && answer.task.state == State::Queued),
-            "the answers are the tasks as enqueued"
+            !store.has_ready("default").await.unwrap(),
+            "scheduled and tracked tasks are not a worker's"
         );
-        // A store claims in the same write (SQLite), or leaves it to the worker (PostgreSQL).
-        if claimed.is_empty() {
-            return;
-        }
-        let names: Vec<&str> = claimed.iter().map(|task| task.name.as_str()).collect();
-        assert_eq!(
-            names,
-            ["older", "a"],
-            "the queue's order, within its 2 slots"
-        );
-        assert!(claimed.iter().all(|task| task.state == State::Running));
-        let counts = store.counts(None).await.unwrap();
-        assert_eq!((counts.running, counts.queued), (2, 2));
-        let starts = store
-            .events_since(0, None, 100)
-            .await
-            .unwrap()
-            .into_iter()
-            .filter(|event| event.task.state == State::Running)
-            .count();
-        assert_eq!(starts, 2, "one event per start");
+        put(&store, vec![task("now")], t0()).await;
+        assert!(store.has_ready("default").await.unwrap());
+        assert!(!store.has_ready("elsewhere").await.unwrap());
+        let claimed = store.claim(&request("default", 5, at(1))).await.unwrap();
+        assert_eq!(names(&claimed), ["now"]);
+        assert!(!store.has_ready("default").await.unwrap(), "all taken");
     })
     .await;
 }
