@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use tokio::sync::{Notify, Semaphore};
@@ -124,6 +125,7 @@ impl EngineBuilder {
                     slots: Arc::new(Semaphore::new(queue.concurrency as usize)),
                     capacity: tokio::sync::Mutex::new(queue.concurrency as usize),
                     ready: Notify::new(),
+                    announced: AtomicBool::new(false),
                     config: queue,
                 },
             );

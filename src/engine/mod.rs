@@ -22,6 +22,7 @@ mod worker;
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -64,6 +65,9 @@ struct QueueRuntime {
     config: Queue,
     /// Woken when tasks of this queue become ready, or a slot frees.
     ready: Notify,
+    /// Set (before `ready` is woken) when a task of this queue became ready: the worker then
+    /// claims at once, rather than first reading whether there is anything to claim.
+    announced: AtomicBool,
     /// This node's slots.
     slots: Arc<Semaphore>,
     /// How many slots the node was last given; held while they change, so that two changes

@@ -5,6 +5,7 @@
 //! logged (one line at debug level).
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use tokio::sync::broadcast::Receiver;
 use tokio::sync::broadcast::error::RecvError;
@@ -25,6 +26,7 @@ pub(super) async fn run(shared: Arc<Shared>, mut events: Receiver<Arc<Event>>) {
             Err(RecvError::Lagged(missed)) => {
                 tracing::debug!(missed, "the waker fell behind; waking every queue");
                 for queue in shared.queues.values() {
+                    queue.announced.store(true, Ordering::Release);
                     queue.ready.notify_one();
                 }
                 shared.promoter.notify_one();
@@ -48,6 +50,9 @@ fn wake(shared: &Shared, event: &Event) {
             if (became_ready || slot_or_key_freed)
                 && let Some(queue) = shared.queues.get(&event.task.queue)
             {
+                if became_ready {
+                    queue.announced.store(true, Ordering::Release);
+                }
                 queue.ready.notify_one();
             }
             if state == State::Scheduled {

@@ -2,6 +2,7 @@
 //! and sleeps until woken (a task became ready, a slot freed) or until the poll interval passes.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use jiff::Timestamp;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -29,9 +30,12 @@ pub(super) async fn run(shared: Arc<Shared>, queue: String) {
             rate_limited = allowed < free;
             free = free.min(allowed);
         }
-        // Nothing to claim (a slot freed with the queue empty, another node took the task):
-        // a read spares the claim's write.
-        if free > 0 && !has_ready(&shared, &queue).await {
+        // Unless a task was announced ready since the last look, the wake-up may be for
+        // nothing to claim (a slot freed with the queue empty, the poll): a read first spares
+        // the claim's write then. An announced task is claimed at once, without the read's
+        // round trip.
+        let announced = runtime.announced.swap(false, Ordering::AcqRel);
+        if free > 0 && !announced && !has_ready(&shared, &queue).await {
             free = 0;
         }
         // The slots are taken before the claim, and those it does not fill are given back.

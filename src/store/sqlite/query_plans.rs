@@ -9,19 +9,23 @@ use super::ops::{claim, enqueue, read, sweep};
 use crate::model::State;
 use crate::store::{Cursor, TaskFilter};
 
-fn plan(conn: &Connection, sql: &str) -> String {
+/// One column of the rows `{explain} {sql}` answers, its parameters unbound.
+fn explain(conn: &Connection, explain: &str, sql: &str, column: usize) -> Vec<String> {
     let mut statement = conn
-        .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+        .prepare(&format!("{explain} {sql}"))
         .unwrap_or_else(|err| panic!("{err}: {sql}"));
     let unbound = vec![rusqlite::types::Null; statement.parameter_count()];
-    let rows = statement
+    statement
         .query_map(rusqlite::params_from_iter(unbound), |row| {
-            row.get::<_, String>(3)
+            row.get::<_, String>(column)
         })
         .unwrap()
         .collect::<Result<Vec<_>, _>>()
-        .unwrap();
-    rows.join("\n")
+        .unwrap()
+}
+
+fn plan(conn: &Connection, sql: &str) -> String {
+    explain(conn, "EXPLAIN QUERY PLAN", sql, 3).join("\n")
 }
 
 fn assert_uses(conn: &Connection, sql: &str, index: &str) {
@@ -157,15 +161,7 @@ fn the_hot_writes_build_no_temporary_btree() {
         claim::EARLIER_IN_LINE,
         dedup_started.as_str(),
     ] {
-        let mut statement = conn.prepare(&format!("EXPLAIN {sql}")).unwrap();
-        let unbound = vec![rusqlite::types::Null; statement.parameter_count()];
-        let opcodes = statement
-            .query_map(rusqlite::params_from_iter(unbound), |row| {
-                row.get::<_, String>(1)
-            })
-            .unwrap()
-            .collect::<Result<Vec<_>, _>>()
-            .unwrap();
+        let opcodes = explain(&conn, "EXPLAIN", sql, 1);
         assert!(
             !opcodes.iter().any(|opcode| opcode == "OpenEphemeral"),
             "a temporary b-tree in:\n{sql}"
