@@ -44,7 +44,7 @@ pub(super) struct Committer {
 trait Part: Send {
     /// Runs the write in the group's transaction (again from the start if the transaction is
     /// run again), keeping its value for the answer.
-    fn run<'w, 'c>(&'w mut self, w: &'w mut Write<'c>) -> WriteFuture<'w, ()>;
+    fn run<'w>(&'w mut self, w: &'w mut Write) -> WriteFuture<'w, ()>;
     /// Answers the caller: the value kept, if `committed`.
     fn answer(self: Box<Self>, committed: StoreResult<()>);
 }
@@ -58,9 +58,9 @@ struct Pending<T, F> {
 impl<T, F> Part for Pending<T, F>
 where
     T: Send,
-    F: for<'w, 'c> Fn(&'w mut Write<'c>) -> WriteFuture<'w, T> + Send,
+    F: for<'w> Fn(&'w mut Write) -> WriteFuture<'w, T> + Send,
 {
-    fn run<'w, 'c>(&'w mut self, w: &'w mut Write<'c>) -> WriteFuture<'w, ()> {
+    fn run<'w>(&'w mut self, w: &'w mut Write) -> WriteFuture<'w, ()> {
         Box::pin(async move {
             self.value = Some((self.work)(w).await?);
             Ok(())
@@ -94,7 +94,7 @@ impl Group {
     pub(super) async fn write<T, F>(&self, work: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: for<'w, 'c> Fn(&'w mut Write<'c>) -> WriteFuture<'w, T> + Send + 'static,
+        F: for<'w> Fn(&'w mut Write) -> WriteFuture<'w, T> + Send + 'static,
     {
         let (answer, answered) = oneshot::channel();
         let part = Box::new(Pending {
@@ -148,7 +148,7 @@ async fn commit_group(committer: &Committer, mut group: Vec<Box<dyn Part>>) {
 }
 
 /// Runs every write of a group in one transaction; stops at the first that fails.
-async fn run_all(w: &mut Write<'_>, group: &mut [Box<dyn Part>]) -> StoreResult<()> {
+async fn run_all(w: &mut Write, group: &mut [Box<dyn Part>]) -> StoreResult<()> {
     for part in group.iter_mut() {
         if let Err(err) = part.run(w).await {
             if !error::is_retryable(&err) {

@@ -104,8 +104,7 @@ macro_rules! write {
         loop {
             tries += 1;
             let attempt = async {
-                let mut client = store.pool.get().await?;
-                let mut write = Write::begin(&mut client).await?;
+                let mut write = Write::begin(store.pool.get().await?);
                 let value = {
                     let $w = &mut write;
                     $body.await

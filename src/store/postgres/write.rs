@@ -3,8 +3,16 @@
 //! A write that changes a task locks the task's row first (`FOR UPDATE`), checks the state
 //! machine in Rust, then updates: the row lock does what the single writer does for SQLite.
 //! Events are kept in memory until the commit, and numbered there (see `events.rs`).
+//!
+//! The transaction costs no round trip of its own: `BEGIN` is sent together with the write's
+//! first statement, and `COMMIT` together with the events' insert (PostgreSQL runs requests
+//! in the order they arrive, and tokio-postgres sends requests that are in flight together
+//! without waiting for each other's answers). If the insert fails, the `COMMIT` behind it
+//! rolls the transaction back, and the write fails.
 
-use deadpool_postgres::{Client, Transaction};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use deadpool_postgres::{Client, Object};
 use jiff::Timestamp;
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
@@ -25,9 +33,13 @@ struct Unnumbered {
     task: Task,
 }
 
-/// A write in progress.
-pub(super) struct Write<'a> {
-    tx: Transaction<'a>,
+/// A write in progress. Dropped before it commits or rolls back (its future cancelled), it
+/// closes its connection rather than hand an open transaction back to the pool.
+pub(super) struct Write {
+    /// The connection, until the write ends.
+    client: Option<Client>,
+    /// Whether `BEGIN` has gone out (with the first statement).
+    begun: AtomicBool,
     events: Vec<Unnumbered>,
 }
 
@@ -52,23 +64,49 @@ const INSERT_EVENTS: &str = "WITH locked AS (
      SELECT last.seq, pg_notify($8, last.seq::text), (SELECT count(*) FROM inserted)
      FROM last";
 
-impl<'a> Write<'a> {
+impl Write {
     /// Begins a write on `client`.
-    pub(super) async fn begin(client: &'a mut Client) -> StoreResult<Write<'a>> {
-        Ok(Write {
-            tx: client.transaction().await?,
+    pub(super) fn begin(client: Client) -> Write {
+        Write {
+            client: Some(client),
+            begun: AtomicBool::new(false),
             events: Vec::new(),
-        })
+        }
     }
 
-    /// The rows of `sql` (a statement prepared once per connection).
+    fn client(&self) -> &Client {
+        self.client
+            .as_ref()
+            .expect("a write's connection is there until it ends")
+    }
+
+    /// Runs `run` with the statement of `sql` (prepared once per connection), with `BEGIN`
+    /// sent just before it if this is the write's first statement.
+    async fn run<T>(
+        &self,
+        sql: &str,
+        run: impl AsyncFnOnce(&Client, &tokio_postgres::Statement) -> Result<T, tokio_postgres::Error>,
+    ) -> StoreResult<T> {
+        let client = self.client();
+        let statement = client.prepare_cached(sql).await?;
+        if self.begun.swap(true, Ordering::Relaxed) {
+            return Ok(run(client, &statement).await?);
+        }
+        let (begun, value) = tokio::join!(client.batch_execute("BEGIN"), run(client, &statement));
+        begun?;
+        Ok(value?)
+    }
+
+    /// The rows of `sql`.
     pub(super) async fn query(
         &self,
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> StoreResult<Vec<Row>> {
-        let statement = self.tx.prepare_cached(sql).await?;
-        Ok(self.tx.query(&statement, params).await?)
+        self.run(sql, async |client, statement| {
+            client.query(statement, params).await
+        })
+        .await
     }
 
     /// The row of `sql`, if any.
@@ -77,8 +115,10 @@ impl<'a> Write<'a> {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> StoreResult<Option<Row>> {
-        let statement = self.tx.prepare_cached(sql).await?;
-        Ok(self.tx.query_opt(&statement, params).await?)
+        self.run(sql, async |client, statement| {
+            client.query_opt(statement, params).await
+        })
+        .await
     }
 
     /// The one row of `sql`.
@@ -87,8 +127,10 @@ impl<'a> Write<'a> {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> StoreResult<Row> {
-        let statement = self.tx.prepare_cached(sql).await?;
-        Ok(self.tx.query_one(&statement, params).await?)
+        self.run(sql, async |client, statement| {
+            client.query_one(statement, params).await
+        })
+        .await
     }
 
     /// Runs `sql`; answers how many rows it changed.
@@ -97,8 +139,10 @@ impl<'a> Write<'a> {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> StoreResult<u64> {
-        let statement = self.tx.prepare_cached(sql).await?;
-        Ok(self.tx.execute(&statement, params).await?)
+        self.run(sql, async |client, statement| {
+            client.execute(statement, params).await
+        })
+        .await
     }
 
     /// Records an event for `task`, as it is right after the change.
@@ -119,16 +163,25 @@ impl<'a> Write<'a> {
 
     /// Rolls back, and waits until the server has: a transaction merely dropped would keep
     /// its row locks until its connection next runs, and claims would skip those rows.
-    pub(super) async fn rollback(self) -> StoreResult<()> {
-        Ok(self.tx.rollback().await?)
+    pub(super) async fn rollback(mut self) -> StoreResult<()> {
+        let client = self.client.take().expect("a write ends once");
+        if self.begun.load(Ordering::Relaxed) {
+            client.batch_execute("ROLLBACK").await?;
+        }
+        Ok(())
     }
 
     /// Commits; answers the write's events, numbered. A write with events takes the events
     /// lock, numbers and inserts them, and sends one notification, just before it commits.
-    pub(super) async fn commit(self, channel: &str) -> StoreResult<Vec<Event>> {
-        let Write { tx, events } = self;
+    pub(super) async fn commit(mut self, channel: &str) -> StoreResult<Vec<Event>> {
+        let client = self.client.take().expect("a write ends once");
+        let events = std::mem::take(&mut self.events);
+        if !self.begun.load(Ordering::Relaxed) {
+            // Nothing was sent: nothing to commit.
+            return Ok(Vec::new());
+        }
         if events.is_empty() {
-            tx.commit().await?;
+            client.batch_execute("COMMIT").await?;
             return Ok(Vec::new());
         }
         let count = events.len() as i64;
@@ -138,25 +191,25 @@ impl<'a> Write<'a> {
         let kind: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
         let state: Vec<&str> = events.iter().map(|e| e.task.state.as_str()).collect();
         let from: Vec<Option<&str>> = events.iter().map(|e| e.from.map(State::as_str)).collect();
-        let statement = tx.prepare_cached(INSERT_EVENTS).await?;
-        let last: i64 = tx
-            .query_one(
-                &statement,
-                &[
-                    &count,
-                    &at,
-                    &task_id,
-                    &owner,
-                    &kind,
-                    &state,
-                    &from,
-                    &channel,
-                    &EVENTS_LOCK,
-                ],
-            )
-            .await?
-            .try_get(0)?;
-        tx.commit().await?;
+        let statement = client.prepare_cached(INSERT_EVENTS).await?;
+        let params: [&(dyn ToSql + Sync); 9] = [
+            &count,
+            &at,
+            &task_id,
+            &owner,
+            &kind,
+            &state,
+            &from,
+            &channel,
+            &EVENTS_LOCK,
+        ];
+        // If the insert fails, the `COMMIT` behind it rolls back; its error is the write's.
+        let (inserted, committed) = tokio::join!(
+            client.query_one(&statement, &params),
+            client.batch_execute("COMMIT")
+        );
+        let last: i64 = inserted?.try_get(0)?;
+        committed?;
         let first = last - count + 1;
         Ok(events
             .into_iter()
@@ -169,5 +222,84 @@ impl<'a> Write<'a> {
                 task: event.task,
             })
             .collect())
+    }
+}
+
+impl Drop for Write {
+    fn drop(&mut self) {
+        if let Some(client) = self.client.take()
+            && self.begun.load(Ordering::Relaxed)
+        {
+            // Cancelled mid-transaction: the connection closes (and the server rolls back)
+            // rather than going back to the pool with the transaction open.
+            drop(Object::take(client));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::postgres::{PostgresOptions, connection};
+
+    /// A write whose future is dropped mid-transaction must not hand its connection back to
+    /// the pool with the transaction open (and its row locks held): it closes it.
+    #[tokio::test]
+    async fn a_write_dropped_mid_transaction_closes_its_connection() {
+        let Some(url) = std::env::var("ERRAND_TEST_DATABASE_URL")
+            .ok()
+            .filter(|url| !url.is_empty())
+        else {
+            eprintln!("skipped: ERRAND_TEST_DATABASE_URL is not set");
+            return;
+        };
+        let mut options = PostgresOptions::new(url);
+        options.pool_size = 2;
+        let pool = connection::pool(&options).unwrap();
+        let table = format!("errand_write_drop_{}", uuid::Uuid::now_v7().simple());
+        let setup = pool.get().await.unwrap();
+        setup
+            .batch_execute(&format!(
+                "CREATE TABLE {table} (n int); INSERT INTO {table} VALUES (1)"
+            ))
+            .await
+            .unwrap();
+        drop(setup);
+
+        let write = Write::begin(pool.get().await.unwrap());
+        let changed = write
+            .execute(&format!("UPDATE {table} SET n = 2"), &[])
+            .await
+            .unwrap();
+        assert_eq!(changed, 1);
+        drop(write);
+
+        let client = pool.get().await.unwrap();
+        // Not inside the dropped write's transaction: no transaction id is assigned yet.
+        let fresh: bool = client
+            .query_one("SELECT pg_current_xact_id_if_assigned() IS NULL", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert!(
+            fresh,
+            "the pool handed out a connection inside a transaction"
+        );
+        // The row's lock went with the connection (waited for, not assumed), and so did the
+        // change.
+        client
+            .batch_execute("SET lock_timeout = '10s'")
+            .await
+            .unwrap();
+        let n: i32 = client
+            .query_one(&format!("SELECT n FROM {table} FOR UPDATE"), &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(n, 1);
+        client
+            .batch_execute(&format!("DROP TABLE {table}"))
+            .await
+            .unwrap();
     }
 }

@@ -65,7 +65,7 @@ fn head_from_row(row: &Row) -> StoreResult<Head> {
 }
 
 /// The head of task `id`, its row locked.
-pub(in crate::store::postgres) async fn load(w: &Write<'_>, id: TaskId) -> StoreResult<Head> {
+pub(in crate::store::postgres) async fn load(w: &Write, id: TaskId) -> StoreResult<Head> {
     let row = w.query_opt(HEAD_BY_ID, &[&id.0]).await?;
     row.as_ref()
         .map(head_from_row)
@@ -75,7 +75,7 @@ pub(in crate::store::postgres) async fn load(w: &Write<'_>, id: TaskId) -> Store
 
 /// The heads that `sql` selects (a query for [`HEAD_COLUMNS`] that locks its rows).
 pub(in crate::store::postgres) async fn load_where(
-    w: &Write<'_>,
+    w: &Write,
     sql: &str,
     params: &[&(dyn ToSql + Sync)],
 ) -> StoreResult<Vec<Head>> {
@@ -87,10 +87,7 @@ pub(in crate::store::postgres) async fn load_where(
 }
 
 /// The head of task `lease.id`, if `lease` is its current, running attempt.
-pub(in crate::store::postgres) async fn load_current(
-    w: &Write<'_>,
-    lease: Lease,
-) -> StoreResult<Head> {
+pub(in crate::store::postgres) async fn load_current(w: &Write, lease: Lease) -> StoreResult<Head> {
     let head = match load(w, lease.id).await {
         Ok(head) => head,
         Err(StoreError::TaskNotFound(_)) => {
@@ -111,7 +108,7 @@ pub(in crate::store::postgres) async fn load_current(
 }
 
 /// The task of row `seq` as it is now.
-pub(in crate::store::postgres) async fn fetch(w: &Write<'_>, seq: i64) -> StoreResult<Task> {
+pub(in crate::store::postgres) async fn fetch(w: &Write, seq: i64) -> StoreResult<Task> {
     const TASK_BY_SEQ: &str = concat!("SELECT ", task_columns!(), " FROM tasks WHERE seq = $1");
     task_from_row(&w.query_one(TASK_BY_SEQ, &[&seq]).await?)
 }
@@ -142,7 +139,7 @@ const TRANSITION: &str = concat!(
 /// Applies `transition` to the task of `head` (whose row the write has locked), with
 /// `change`, and records the event.
 pub(in crate::store::postgres) async fn transition(
-    w: &mut Write<'_>,
+    w: &mut Write,
     head: &Head,
     transition: Transition,
     change: Change,
@@ -194,7 +191,7 @@ pub(in crate::store::postgres) async fn transition(
 /// Runs `update`, which changes one task and returns its [`TASK_COLUMNS`](super::super::row::TASK_COLUMNS),
 /// and records the event `kind` for it.
 pub(in crate::store::postgres) async fn update_and_record(
-    w: &mut Write<'_>,
+    w: &mut Write,
     update: &str,
     params: &[&(dyn ToSql + Sync)],
     kind: EventKind,
@@ -212,7 +209,7 @@ pub(in crate::store::postgres) async fn update_and_record(
 /// row, so that two writes for one owner take distinct rounds; no row comes back if the queue
 /// does not exist.
 pub(in crate::store::postgres) async fn next_round(
-    w: &Write<'_>,
+    w: &Write,
     queue: &str,
     owner: Option<&str>,
     priority: i32,

@@ -52,7 +52,7 @@ struct Candidate {
 
 /// Claims up to `request.limit` ready tasks of a queue.
 pub(in crate::store::postgres) async fn claim(
-    w: &mut Write<'_>,
+    w: &mut Write,
     request: &ClaimRequest,
 ) -> StoreResult<Vec<Task>> {
     let queue = request.queue.as_str();
@@ -152,7 +152,7 @@ pub(in crate::store::postgres) async fn claim(
 
 /// Claims task `id` whatever its queue's slots, pause, per-owner cap or ordering key.
 pub(in crate::store::postgres) async fn claim_task(
-    w: &mut Write<'_>,
+    w: &mut Write,
     id: TaskId,
     node: Uuid,
     lease_until: Timestamp,
@@ -169,7 +169,7 @@ pub(in crate::store::postgres) async fn claim_task(
 /// queue that is not paused, first in line for its ordering key. (The queue's slots and the
 /// per-owner cap do not hold back an inline run.)
 pub(in crate::store::postgres) async fn claim_inline(
-    w: &mut Write<'_>,
+    w: &mut Write,
     task: &Task,
     node: Uuid,
     lease_until: Timestamp,
@@ -196,7 +196,7 @@ pub(in crate::store::postgres) async fn claim_inline(
 }
 
 async fn candidates(
-    w: &Write<'_>,
+    w: &Write,
     queue: &str,
     skip: usize,
     page: usize,
@@ -219,7 +219,7 @@ async fn candidates(
         .collect()
 }
 
-async fn head_of(w: &Write<'_>, seq: i64) -> StoreResult<Head> {
+async fn head_of(w: &Write, seq: i64) -> StoreResult<Head> {
     const HEAD_BY_SEQ: &str = concat!(
         "SELECT ",
         head_columns!(),
@@ -232,7 +232,7 @@ async fn head_of(w: &Write<'_>, seq: i64) -> StoreResult<Head> {
 }
 
 /// Whether another task of ordering key `key` holds the line before row `seq`.
-async fn in_line_before(w: &Write<'_>, key: &str, seq: i64) -> StoreResult<bool> {
+async fn in_line_before(w: &Write, key: &str, seq: i64) -> StoreResult<bool> {
     Ok(w.query_opt(IN_LINE_BEFORE, &[&key, &seq]).await?.is_some())
 }
 
@@ -249,7 +249,7 @@ const START_ATTEMPTS: &str = concat!(
 /// `queued → running` for the tasks of rows `seqs` (selected as `queued` by the claim, their
 /// rows locked), in one statement; answers them, and records their events, in that order.
 async fn start_attempts(
-    w: &mut Write<'_>,
+    w: &mut Write,
     seqs: &[i64],
     request: &ClaimRequest,
 ) -> StoreResult<Vec<Task>> {
@@ -299,7 +299,7 @@ const START_ATTEMPT: &str = concat!(
 );
 
 async fn start_attempt(
-    w: &mut Write<'_>,
+    w: &mut Write,
     seq: i64,
     from: State,
     node: Uuid,

@@ -33,7 +33,7 @@ const INSERT: &str = concat!(
 
 /// Enqueues `tasks` in order.
 pub(in crate::store::postgres) async fn enqueue(
-    w: &mut Write<'_>,
+    w: &mut Write,
     tasks: Vec<NewTask>,
     now: Timestamp,
 ) -> StoreResult<Vec<Enqueued>> {
@@ -44,7 +44,7 @@ pub(in crate::store::postgres) async fn enqueue(
     Ok(answers)
 }
 
-async fn enqueue_one(w: &mut Write<'_>, new: NewTask, now: Timestamp) -> StoreResult<Enqueued> {
+async fn enqueue_one(w: &mut Write, new: NewTask, now: Timestamp) -> StoreResult<Enqueued> {
     for _ in 0..DEDUP_TRIES {
         if let Some(key) = &new.dedup_key
             && let Some(existing) = dedup_hit(w, key, &new, now).await?
@@ -70,7 +70,7 @@ async fn enqueue_one(w: &mut Write<'_>, new: NewTask, now: Timestamp) -> StoreRe
 }
 
 /// Inserts `new`; `None` if a pending task of its dedup key won the race.
-async fn insert(w: &Write<'_>, new: &NewTask, now: Timestamp) -> StoreResult<Option<Task>> {
+async fn insert(w: &Write, new: &NewTask, now: Timestamp) -> StoreResult<Option<Task>> {
     let scheduled_for = new.run_at.unwrap_or(now).max(now);
     let state = if scheduled_for > now {
         State::Scheduled
@@ -131,7 +131,7 @@ async fn insert(w: &Write<'_>, new: &NewTask, now: Timestamp) -> StoreResult<Opt
     row.as_ref().map(task_from_row).transpose()
 }
 
-async fn require_queue(w: &Write<'_>, queue: &str) -> StoreResult<()> {
+async fn require_queue(w: &Write, queue: &str) -> StoreResult<()> {
     w.query_opt("SELECT 1 FROM queues WHERE name = $1", &[&queue])
         .await?
         .map(|_| ())
@@ -160,7 +160,7 @@ const DEDUP_STARTED: &str = concat!(
 /// key that is not final; under `debounce`, the task of the key that has never started, now
 /// carrying the new payload and start time.
 async fn dedup_hit(
-    w: &mut Write<'_>,
+    w: &mut Write,
     key: &str,
     new: &NewTask,
     now: Timestamp,

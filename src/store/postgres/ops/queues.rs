@@ -14,7 +14,7 @@ fn slots(n: u32) -> i32 {
 
 /// Creates the queue or updates its slots; its paused switch and round are kept.
 pub(in crate::store::postgres) async fn upsert_queue(
-    w: &mut Write<'_>,
+    w: &mut Write,
     queue: &Queue,
 ) -> StoreResult<()> {
     w.execute(
@@ -33,7 +33,7 @@ pub(in crate::store::postgres) async fn upsert_queue(
 
 /// Pauses or resumes claiming from `queue`.
 pub(in crate::store::postgres) async fn set_paused(
-    w: &mut Write<'_>,
+    w: &mut Write,
     queue: &str,
     paused: bool,
 ) -> StoreResult<()> {
