@@ -38,6 +38,16 @@ fn assert_uses(conn: &Connection, sql: &str, index: &str) {
     assert!(!plan.contains("TEMP B-TREE"), "a sort:\n{plan}\n{sql}");
 }
 
+/// A migrated database in a temporary folder (kept while the folder lives), opened with
+/// errand's connection settings.
+fn migrated() -> (tempfile::TempDir, Connection) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("errand.db");
+    super::SqliteStore::migrate(&path).unwrap();
+    let conn = super::connection::open(&path, super::Durability::Normal).unwrap();
+    (dir, conn)
+}
+
 fn heads_where(condition: &str) -> String {
     format!(
         "SELECT {} FROM tasks WHERE {condition}",
@@ -47,10 +57,7 @@ fn heads_where(condition: &str) -> String {
 
 #[test]
 fn the_hot_queries_use_their_indexes() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("plans.db");
-    super::SqliteStore::migrate(&path).unwrap();
-    let conn = Connection::open(&path).unwrap();
+    let (_dir, conn) = migrated();
 
     assert_uses(&conn, claim::CANDIDATES, "tasks_claim");
     assert_uses(&conn, claim::RUNNING_BY_OWNER, "tasks_running");
@@ -107,10 +114,7 @@ fn the_hot_queries_use_their_indexes() {
 /// every run.)
 #[test]
 fn cached_statements_are_reused_without_being_prepared_again() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("reuse.db");
-    super::SqliteStore::migrate(&path).unwrap();
-    let conn = super::connection::open(&path, super::Durability::Normal).unwrap();
+    let (_dir, conn) = migrated();
     conn.execute_batch(
         "INSERT INTO tasks (id, name, queue, executor, state, priority, fair_round, max_attempts,
             created_at, scheduled_for, updated_at, owner, ordering_key)
@@ -149,10 +153,7 @@ fn cached_statements_are_reused_without_being_prepared_again() {
 /// enqueue, claim and outcome several (migration 0003 writes them as `OR` chains).
 #[test]
 fn the_hot_writes_build_no_temporary_btree() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("ephemeral.db");
-    super::SqliteStore::migrate(&path).unwrap();
-    let conn = Connection::open(&path).unwrap();
+    let (_dir, conn) = migrated();
     let dedup_started = heads_where(enqueue::DEDUP_STARTED);
     for sql in [
         enqueue::INSERT_TASK,
