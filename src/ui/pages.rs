@@ -12,6 +12,7 @@ use super::UiState;
 use super::html::{Problem, escape, href, page, when};
 use super::session::Viewer;
 use super::text::{Locale, Text};
+use crate::engine::{Engine, EngineError};
 use crate::model::{State as TaskState, Task, TaskId};
 use crate::store::TaskFilter;
 
@@ -348,9 +349,7 @@ pub(super) async fn cancel(
     Path(id): Path<String>,
     locale: Locale,
 ) -> Result<Response, Problem> {
-    let task = owned(&state, &viewer.0, &id).await?;
-    state.engine.cancel(task.id).await?;
-    Ok(back_to(task.id, locale))
+    act(&state, &viewer, &id, locale, Engine::cancel).await
 }
 
 /// Retries the task, then shows it.
@@ -360,9 +359,7 @@ pub(super) async fn retry(
     Path(id): Path<String>,
     locale: Locale,
 ) -> Result<Response, Problem> {
-    let task = owned(&state, &viewer.0, &id).await?;
-    state.engine.retry(task.id).await?;
-    Ok(back_to(task.id, locale))
+    act(&state, &viewer, &id, locale, Engine::retry).await
 }
 
 /// Dismisses the task, then shows it.
@@ -372,8 +369,19 @@ pub(super) async fn dismiss(
     Path(id): Path<String>,
     locale: Locale,
 ) -> Result<Response, Problem> {
-    let task = owned(&state, &viewer.0, &id).await?;
-    state.engine.dismiss(task.id).await?;
+    act(&state, &viewer, &id, locale, Engine::dismiss).await
+}
+
+/// Applies a button's `action` to the viewer's task `id`, then redirects to its page.
+async fn act(
+    state: &UiState,
+    viewer: &Viewer,
+    id: &str,
+    locale: Locale,
+    action: impl AsyncFnOnce(&Engine, TaskId) -> Result<Task, EngineError>,
+) -> Result<Response, Problem> {
+    let task = owned(state, &viewer.0, id).await?;
+    action(&state.engine, task.id).await?;
     Ok(back_to(task.id, locale))
 }
 
