@@ -10,17 +10,26 @@
 //! down with it. Rather than a savepoint per write (two more round trips each, on every
 //! write), the group is then rolled back and each of its writes run again in a transaction of
 //! its own, so that each gets its own answer; refused writes are rare.
+//!
+//! The writes of a group also share the round trips: writes that touch different rows (the
+//! outcomes of different tasks, enqueues without a dedup key, claims of different queues) run
+//! concurrently on the group's connection, so that their statements travel together
+//! (tokio-postgres pipelines requests in flight on one connection) and sixteen outcomes cost
+//! the round trips of one. Writes that touch the same rows run one after the other, in the
+//! order they arrived: each statement of a write reads what the ones before it wrote.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
 use deadpool_postgres::Pool;
+use futures_util::future::join_all;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::events::Publisher;
 use super::write::Write;
 use super::{WRITE_TRIES, error};
+use crate::model::TaskId;
 use crate::store::{StoreError, StoreResult};
 
 /// At most this many writes go in one group.
@@ -40,16 +49,46 @@ pub(super) struct Committer {
     pub publisher: Arc<Publisher>,
 }
 
+/// What a grouped write reads and writes, beyond rows that no other write of the group can
+/// touch (the tasks it inserts): writes that touch the same thing run one after the other,
+/// others concurrently.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Touches {
+    /// Only rows of its own: an enqueue without a dedup key.
+    Own,
+    /// One task's row: a running attempt's progress, outcome or hand-over.
+    Task(TaskId),
+    /// A queue and any of its tasks that are ready: a claim.
+    Queue(String),
+    /// Rows that no key names (an enqueue with a dedup key, a renewal of many leases): the
+    /// write runs alone.
+    Anything,
+}
+
+impl Touches {
+    /// Whether two writes may run concurrently.
+    fn apart(&self, other: &Touches) -> bool {
+        match (self, other) {
+            (Touches::Anything, _) | (_, Touches::Anything) => false,
+            (Touches::Own, _) | (_, Touches::Own) => true,
+            (a, b) => a != b,
+        }
+    }
+}
+
 /// One caller's write, type-erased, waiting for its group.
 trait Part: Send {
+    /// What the write touches.
+    fn touches(&self) -> &Touches;
     /// Runs the write in the group's transaction (again from the start if the transaction is
     /// run again), keeping its value for the answer.
-    fn run<'w>(&'w mut self, w: &'w mut Write) -> WriteFuture<'w, ()>;
+    fn run<'w>(&'w mut self, w: &'w Write) -> WriteFuture<'w, ()>;
     /// Answers the caller: the value kept, if `committed`.
     fn answer(self: Box<Self>, committed: StoreResult<()>);
 }
 
 struct Pending<T, F> {
+    touches: Touches,
     work: F,
     value: Option<T>,
     answer: oneshot::Sender<StoreResult<T>>,
@@ -58,9 +97,13 @@ struct Pending<T, F> {
 impl<T, F> Part for Pending<T, F>
 where
     T: Send,
-    F: for<'w> Fn(&'w mut Write) -> WriteFuture<'w, T> + Send,
+    F: for<'w> Fn(&'w Write) -> WriteFuture<'w, T> + Send,
 {
-    fn run<'w>(&'w mut self, w: &'w mut Write) -> WriteFuture<'w, ()> {
+    fn touches(&self) -> &Touches {
+        &self.touches
+    }
+
+    fn run<'w>(&'w mut self, w: &'w Write) -> WriteFuture<'w, ()> {
         Box::pin(async move {
             self.value = Some((self.work)(w).await?);
             Ok(())
@@ -88,16 +131,17 @@ impl Group {
         Group { parts }
     }
 
-    /// Runs `work` in the next group; answers once that group has committed. `work` may run
-    /// more than once (a transaction aborted by a deadlock, a group run again write by write),
-    /// and only its last run counts.
-    pub(super) async fn write<T, F>(&self, work: F) -> StoreResult<T>
+    /// Runs `work`, which touches what `touches` says, in the next group; answers once that
+    /// group has committed. `work` may run more than once (a transaction aborted by a
+    /// deadlock, a group run again write by write), and only its last run counts.
+    pub(super) async fn write<T, F>(&self, touches: Touches, work: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: for<'w> Fn(&'w mut Write) -> WriteFuture<'w, T> + Send + 'static,
+        F: for<'w> Fn(&'w Write) -> WriteFuture<'w, T> + Send + 'static,
     {
         let (answer, answered) = oneshot::channel();
         let part = Box::new(Pending {
+            touches,
             work,
             value: None,
             answer,
@@ -147,15 +191,74 @@ async fn commit_group(committer: &Committer, mut group: Vec<Box<dyn Part>>) {
     }
 }
 
-/// Runs every write of a group in one transaction; stops at the first that fails.
-async fn run_all(w: &mut Write, group: &mut [Box<dyn Part>]) -> StoreResult<()> {
-    for part in group.iter_mut() {
-        if let Err(err) = part.run(w).await {
-            if !error::is_retryable(&err) {
-                tracing::debug!(error = %err, writes = group.len(), "a grouped write was refused; running the group's writes one by one");
-            }
-            return Err(err);
+/// Runs every write of a group in one transaction, wave after wave: a wave is a run of
+/// consecutive writes that touch different things, which run concurrently. Stops after the
+/// first wave with a write that fails.
+async fn run_all(w: &Write, group: &mut [Box<dyn Part>]) -> StoreResult<()> {
+    let writes = group.len();
+    let mut rest = group;
+    while !rest.is_empty() {
+        let (wave, after) = rest.split_at_mut(wave_len(rest));
+        rest = after;
+        let results = join_all(wave.iter_mut().map(|part| part.run(w))).await;
+        // A failed statement fails the ones after it in the transaction: the cause is the
+        // first error, unless another is worth running the group again for.
+        let mut errors = results.into_iter().filter_map(Result::err);
+        let Some(first) = errors.next() else {
+            continue;
+        };
+        let err = if error::is_retryable(&first) {
+            first
+        } else {
+            errors.find(error::is_retryable).unwrap_or(first)
+        };
+        if !error::is_retryable(&err) {
+            tracing::debug!(error = %err, writes, "a grouped write was refused; running the group's writes one by one");
         }
+        return Err(err);
     }
     Ok(())
+}
+
+/// How many of the first writes of `parts` form a wave: each touches something the ones
+/// before it in the wave do not.
+fn wave_len(parts: &[Box<dyn Part>]) -> usize {
+    let touches: Vec<&Touches> = parts.iter().map(|part| part.touches()).collect();
+    first_wave(&touches)
+}
+
+/// How many of the first of `touches` may run concurrently, in order.
+fn first_wave(touches: &[&Touches]) -> usize {
+    touches
+        .iter()
+        .enumerate()
+        .position(|(i, touches_i)| touches[..i].iter().any(|before| !before.apart(touches_i)))
+        .unwrap_or(touches.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_that_touch_the_same_thing_go_in_separate_waves_in_order() {
+        let (a, b) = (TaskId(uuid::Uuid::now_v7()), TaskId(uuid::Uuid::now_v7()));
+        let own = Touches::Own;
+        let (task_a, task_b) = (Touches::Task(a), Touches::Task(b));
+        let (queue_q, queue_r) = (Touches::Queue("q".into()), Touches::Queue("r".into()));
+        let anything = Touches::Anything;
+
+        // Different tasks, queues and own rows: one wave.
+        assert_eq!(
+            first_wave(&[&own, &task_a, &own, &task_b, &queue_q, &queue_r]),
+            6
+        );
+        // The same task, or the same queue, a second time: the wave ends before it.
+        assert_eq!(first_wave(&[&task_a, &own, &task_b, &task_a, &own]), 3);
+        assert_eq!(first_wave(&[&queue_q, &task_a, &queue_q]), 2);
+        // Anything runs alone, first or after others.
+        assert_eq!(first_wave(&[&anything, &own]), 1);
+        assert_eq!(first_wave(&[&own, &task_a, &anything]), 2);
+        assert_eq!(first_wave(&[]), 0);
+    }
 }

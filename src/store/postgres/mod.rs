@@ -94,7 +94,7 @@ impl Drop for PostgresStore {
 
 /// Runs a write in a transaction, again from the start if PostgreSQL aborts it for a
 /// deadlock, and publishes its events once committed. `$body` is an expression of `$w`
-/// (`&mut Write`) that evaluates to a future of a `StoreResult`.
+/// (`&Write`) that evaluates to a future of a `StoreResult`.
 macro_rules! write {
     ($store:expr, |$w:ident| $body:expr) => {{
         // A `PostgresStore` or a `group::Committer`: anything with its pool, channel and
@@ -104,9 +104,9 @@ macro_rules! write {
         loop {
             tries += 1;
             let attempt = async {
-                let mut write = Write::begin(store.pool.get().await?);
+                let write = Write::begin(store.pool.get().await?);
                 let value = {
-                    let $w = &mut write;
+                    let $w = &write;
                     $body.await
                 };
                 let value = match value {
@@ -139,6 +139,8 @@ macro_rules! write {
 
 // After the macro, which it uses.
 mod group;
+
+use self::group::Touches;
 
 impl PostgresStore {
     /// Connects, migrates the schema to the current version, and starts the event listener.
@@ -208,8 +210,13 @@ impl Store for PostgresStore {
     }
 
     async fn enqueue(&self, tasks: Vec<NewTask>, now: Timestamp) -> StoreResult<Vec<Enqueued>> {
+        let touches = if tasks.iter().any(|task| task.dedup_key.is_some()) {
+            Touches::Anything
+        } else {
+            Touches::Own
+        };
         self.group
-            .write(move |w| {
+            .write(touches, move |w| {
                 let tasks = tasks.clone();
                 Box::pin(ops::enqueue::enqueue(w, tasks, now))
             })
@@ -260,7 +267,7 @@ impl Store for PostgresStore {
     async fn claim(&self, request: &ClaimRequest) -> StoreResult<Vec<Task>> {
         let request = request.clone();
         self.group
-            .write(move |w| {
+            .write(Touches::Queue(request.queue.clone()), move |w| {
                 let request = request.clone();
                 Box::pin(async move { ops::claim::claim(w, &request).await })
             })
@@ -290,7 +297,7 @@ impl Store for PostgresStore {
     ) -> StoreResult<Vec<LeaseStatus>> {
         let leases = leases.to_vec();
         self.group
-            .write(move |w| {
+            .write(Touches::Anything, move |w| {
                 let leases = leases.clone();
                 Box::pin(async move { ops::attempt::renew_leases(w, &leases, lease_until).await })
             })
@@ -299,7 +306,9 @@ impl Store for PostgresStore {
 
     async fn await_reports(&self, lease: Lease, until: Timestamp) -> StoreResult<()> {
         self.group
-            .write(move |w| Box::pin(ops::attempt::await_reports(w, lease, until)))
+            .write(Touches::Task(lease.id), move |w| {
+                Box::pin(ops::attempt::await_reports(w, lease, until))
+            })
             .await
     }
 
@@ -310,7 +319,7 @@ impl Store for PostgresStore {
         now: Timestamp,
     ) -> StoreResult<Task> {
         self.group
-            .write(move |w| {
+            .write(Touches::Task(lease.id), move |w| {
                 let progress = progress.clone();
                 Box::pin(ops::attempt::report_progress(w, lease, progress, now))
             })
@@ -319,7 +328,7 @@ impl Store for PostgresStore {
 
     async fn finish(&self, lease: Lease, outcome: Outcome, now: Timestamp) -> StoreResult<Task> {
         self.group
-            .write(move |w| {
+            .write(Touches::Task(lease.id), move |w| {
                 let outcome = outcome.clone();
                 Box::pin(ops::attempt::finish(w, lease, outcome, now))
             })

@@ -9,7 +9,12 @@
 //! in the order they arrive, and tokio-postgres sends requests that are in flight together
 //! without waiting for each other's answers). If the insert fails, the `COMMIT` behind it
 //! rolls the transaction back, and the write fails.
+//!
+//! The writes of a group (`group.rs`) share one `Write` and may send their statements
+//! concurrently, so a `Write` is used through `&Write`; its events are recorded under a lock.
 
+use std::sync::Mutex;
+use std::sync::PoisonError;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use deadpool_postgres::{Client, Object};
@@ -40,7 +45,8 @@ pub(super) struct Write {
     client: Option<Client>,
     /// Whether `BEGIN` has gone out (with the first statement).
     begun: AtomicBool,
-    events: Vec<Unnumbered>,
+    /// The events recorded so far, in order; the writes of a group record them concurrently.
+    events: Mutex<Vec<Unnumbered>>,
 }
 
 /// Takes the events lock, numbers the events of a write and inserts them, in one statement
@@ -70,7 +76,7 @@ impl Write {
         Write {
             client: Some(client),
             begun: AtomicBool::new(false),
-            events: Vec::new(),
+            events: Mutex::new(Vec::new()),
         }
     }
 
@@ -146,19 +152,17 @@ impl Write {
     }
 
     /// Records an event for `task`, as it is right after the change.
-    pub(super) fn record(
-        &mut self,
-        kind: EventKind,
-        from: Option<State>,
-        task: Task,
-        at: Timestamp,
-    ) {
-        self.events.push(Unnumbered {
+    pub(super) fn record(&self, kind: EventKind, from: Option<State>, task: Task, at: Timestamp) {
+        let unnumbered = Unnumbered {
             at,
             kind,
             from,
             task,
-        });
+        };
+        self.events
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(unnumbered);
     }
 
     /// Rolls back, and waits until the server has: a transaction merely dropped would keep
@@ -175,7 +179,11 @@ impl Write {
     /// lock, numbers and inserts them, and sends one notification, just before it commits.
     pub(super) async fn commit(mut self, channel: &str) -> StoreResult<Vec<Event>> {
         let client = self.client.take().expect("a write ends once");
-        let events = std::mem::take(&mut self.events);
+        let events = std::mem::take(
+            self.events
+                .get_mut()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
         if !self.begun.load(Ordering::Relaxed) {
             // Nothing was sent: nothing to commit.
             return Ok(Vec::new());

@@ -84,6 +84,47 @@ async fn claims_keep_the_slots_and_the_batch_limit() {
     .await;
 }
 
+/// Claims of one queue made at once (on PostgreSQL, they may share a group's transaction)
+/// share its slots: no task is claimed twice, and no more run than the queue allows.
+#[tokio::test]
+async fn claims_made_at_once_share_the_slots() {
+    each(|store: Arc<dyn Store>| async move {
+        with_queue(&store, Queue::new("default").concurrency(4)).await;
+        with_queue(&store, Queue::new("other").concurrency(4)).await;
+        let tasks = (0..12).map(|n| task(&format!("t{n}"))).collect();
+        put(&store, tasks, t0()).await;
+        let others = (0..12)
+            .map(|n| task(&format!("o{n}")).queue("other"))
+            .collect();
+        put(&store, others, t0()).await;
+        let claims: Vec<_> = (0..12)
+            .map(|n| {
+                let store = Arc::clone(&store);
+                let queue = if n % 2 == 0 { "default" } else { "other" };
+                tokio::spawn(async move { store.claim(&request(queue, 4, at(1))).await })
+            })
+            .collect();
+        let mut claimed = Vec::new();
+        for claim in claims {
+            claimed.extend(claim.await.unwrap().unwrap());
+        }
+        for queue in ["default", "other"] {
+            let of_queue: Vec<&Task> = claimed.iter().filter(|t| t.queue == queue).collect();
+            assert_eq!(of_queue.len(), 4, "{queue}: its four slots, no more");
+        }
+        let mut ids: Vec<_> = claimed.iter().map(|task| task.id).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), 8, "no task claimed twice");
+        for task in &claimed {
+            let stored = store.get(task.id).await.unwrap().unwrap();
+            assert_eq!(stored.state, State::Running);
+            assert_eq!(stored.fence, task.fence, "one attempt each");
+        }
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn claims_keep_the_per_owner_cap_and_pass_over_to_other_owners() {
     each(|store: Arc<dyn Store>| async move {

@@ -15,7 +15,7 @@ use crate::store::{Lease, LeaseStatus, Outcome, StoreError, StoreResult};
 
 /// Extends each lease that is still current, in one statement.
 pub(in crate::store::postgres) async fn renew_leases(
-    w: &mut Write,
+    w: &Write,
     leases: &[Lease],
     lease_until: Timestamp,
 ) -> StoreResult<Vec<LeaseStatus>> {
@@ -51,7 +51,7 @@ pub(in crate::store::postgres) async fn renew_leases(
 
 /// Hands a running attempt over to the application, which reports on it until `until`.
 pub(in crate::store::postgres) async fn await_reports(
-    w: &mut Write,
+    w: &Write,
     lease: Lease,
     until: Timestamp,
 ) -> StoreResult<()> {
@@ -84,7 +84,7 @@ const REPORT_PROGRESS: &str = concat!(
 
 /// Records progress; the fields left out keep their value.
 pub(in crate::store::postgres) async fn report_progress(
-    w: &mut Write,
+    w: &Write,
     lease: Lease,
     progress: Progress,
     now: Timestamp,
@@ -111,7 +111,7 @@ pub(in crate::store::postgres) async fn report_progress(
 
 /// Ends the current attempt with `outcome`.
 pub(in crate::store::postgres) async fn finish(
-    w: &mut Write,
+    w: &Write,
     lease: Lease,
     outcome: Outcome,
     now: Timestamp,

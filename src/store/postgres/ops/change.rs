@@ -139,7 +139,7 @@ const TRANSITION: &str = concat!(
 /// Applies `transition` to the task of `head` (whose row the write has locked), with
 /// `change`, and records the event.
 pub(in crate::store::postgres) async fn transition(
-    w: &mut Write,
+    w: &Write,
     head: &Head,
     transition: Transition,
     change: Change,
@@ -191,7 +191,7 @@ pub(in crate::store::postgres) async fn transition(
 /// Runs `update`, which changes one task and returns its [`TASK_COLUMNS`](super::super::row::TASK_COLUMNS),
 /// and records the event `kind` for it.
 pub(in crate::store::postgres) async fn update_and_record(
-    w: &mut Write,
+    w: &Write,
     update: &str,
     params: &[&(dyn ToSql + Sync)],
     kind: EventKind,
@@ -202,6 +202,39 @@ pub(in crate::store::postgres) async fn update_and_record(
     w.record(kind, from, task.clone(), now);
     Ok(task)
 }
+
+/// The statement that takes the next fair round of an owner (`$owner`) in a queue (`$queue`)
+/// at a priority (`$priority`), for each row of `$from`: the round after both the round
+/// being served at that priority and the owner's last; answers it (`last_round`).
+macro_rules! take_round {
+    ($queue:literal, $priority:literal, $owner:literal, $from:literal) => {
+        concat!(
+            "INSERT INTO owner_rounds AS o (queue, priority, owner, last_round)
+             SELECT ",
+            $queue,
+            ", ",
+            $priority,
+            ", ",
+            $owner,
+            ",
+                    coalesce((SELECT current_round FROM queue_rounds
+                              WHERE queue = ",
+            $queue,
+            " AND priority = ",
+            $priority,
+            "), 0) + 1
+             ",
+            $from,
+            "
+             ON CONFLICT (queue, priority, owner)
+             DO UPDATE SET last_round = greatest(o.last_round, excluded.last_round - 1) + 1
+             RETURNING last_round"
+        )
+    };
+}
+
+/// The statement that takes a fair round, for the queries of other files.
+pub(in crate::store::postgres) use take_round;
 
 /// The fair round for the next task of `owner` to become ready in `queue` at `priority`: the
 /// round after both the round being served at that priority and the owner's last at that
@@ -217,13 +250,7 @@ pub(in crate::store::postgres) async fn next_round(
     let owner = owner.unwrap_or("");
     let round = w
         .query_opt(
-            "INSERT INTO owner_rounds AS o (queue, priority, owner, last_round)
-             SELECT $1, $2, $3, coalesce((SELECT current_round FROM queue_rounds
-                                          WHERE queue = $1 AND priority = $2), 0) + 1
-             FROM queues WHERE name = $1
-             ON CONFLICT (queue, priority, owner)
-             DO UPDATE SET last_round = greatest(o.last_round, excluded.last_round - 1) + 1
-             RETURNING last_round",
+            take_round!("$1", "$2", "$3", "FROM queues WHERE name = $1"),
             &[&queue, &priority, &owner],
         )
         .await?

@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 
+use futures_util::future::try_join_all;
 use jiff::Timestamp;
 use uuid::Uuid;
 
@@ -52,7 +53,7 @@ struct Candidate {
 
 /// Claims up to `request.limit` ready tasks of a queue.
 pub(in crate::store::postgres) async fn claim(
-    w: &mut Write,
+    w: &Write,
     request: &ClaimRequest,
 ) -> StoreResult<Vec<Task>> {
     let queue = request.queue.as_str();
@@ -72,17 +73,14 @@ pub(in crate::store::postgres) async fn claim(
     if paused || request.limit == 0 {
         return Ok(Vec::new());
     }
-    let mut running_by_owner: HashMap<Option<String>, i64> = HashMap::new();
-    for row in w
-        .query(
-            "SELECT owner, count(*) FROM tasks WHERE queue = $1 AND state = 'running'
-             GROUP BY owner",
-            &[&queue],
-        )
-        .await?
-    {
-        running_by_owner.insert(row.try_get(0)?, row.try_get(1)?);
-    }
+    // The running tasks, counted now that the queue's row is locked (a claim of another
+    // node that committed meanwhile is counted), and the first page of candidates, in one
+    // round trip.
+    let page = (request.limit * 2 + 4).min(256);
+    let (running_by_owner, first_page) =
+        tokio::join!(running_by_owner(w, queue), candidates(w, queue, 0, page));
+    let mut running_by_owner = running_by_owner?;
+    let mut first_page = Some(first_page?);
     let running: i64 = running_by_owner.values().sum();
     let free = usize::try_from(concurrency - running)
         .unwrap_or(0)
@@ -98,9 +96,11 @@ pub(in crate::store::postgres) async fn claim(
     // Per ordering key, a task known to be in line (blocked, or claimed now).
     let mut in_line: HashMap<String, i64> = HashMap::new();
     let mut passed_over = 0usize;
-    let page = (free * 2 + 4).min(256);
     loop {
-        let candidates = candidates(w, queue, passed_over, page).await?;
+        let candidates = match first_page.take() {
+            Some(candidates) => candidates,
+            None => candidates(w, queue, passed_over, page).await?,
+        };
         let exhausted = candidates.len() < page;
         for candidate in candidates {
             if claimed.len() == free {
@@ -137,22 +137,27 @@ pub(in crate::store::postgres) async fn claim(
             break;
         }
     }
-    let claimed = start_attempts(w, &claimed, request).await?;
-    for (priority, round) in rounds {
+    // The tasks start, and the rounds served move on, in one round trip.
+    let serve_rounds = rounds.into_iter().map(|(priority, round)| async move {
         w.execute(
             "INSERT INTO queue_rounds AS r (queue, priority, current_round) VALUES ($1, $2, $3)
              ON CONFLICT (queue, priority)
              DO UPDATE SET current_round = greatest(r.current_round, excluded.current_round)",
             &[&queue, &priority, &round],
         )
-        .await?;
-    }
-    Ok(claimed)
+        .await
+    });
+    let (claimed, served) = tokio::join!(
+        start_attempts(w, &claimed, request),
+        try_join_all(serve_rounds)
+    );
+    served?;
+    claimed
 }
 
 /// Claims task `id` whatever its queue's slots, pause, per-owner cap or ordering key.
 pub(in crate::store::postgres) async fn claim_task(
-    w: &mut Write,
+    w: &Write,
     id: TaskId,
     node: Uuid,
     lease_until: Timestamp,
@@ -169,7 +174,7 @@ pub(in crate::store::postgres) async fn claim_task(
 /// queue that is not paused, first in line for its ordering key. (The queue's slots and the
 /// per-owner cap do not hold back an inline run.)
 pub(in crate::store::postgres) async fn claim_inline(
-    w: &mut Write,
+    w: &Write,
     task: &Task,
     node: Uuid,
     lease_until: Timestamp,
@@ -193,6 +198,20 @@ pub(in crate::store::postgres) async fn claim_inline(
     start_attempt(w, head.seq, head.state, node, lease_until, now)
         .await
         .map(Some)
+}
+
+/// How many tasks of `queue` run, per owner.
+async fn running_by_owner(w: &Write, queue: &str) -> StoreResult<HashMap<Option<String>, i64>> {
+    let rows = w
+        .query(
+            "SELECT owner, count(*) FROM tasks WHERE queue = $1 AND state = 'running'
+             GROUP BY owner",
+            &[&queue],
+        )
+        .await?;
+    rows.iter()
+        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+        .collect()
 }
 
 async fn candidates(
@@ -248,11 +267,7 @@ const START_ATTEMPTS: &str = concat!(
 
 /// `queued → running` for the tasks of rows `seqs` (selected as `queued` by the claim, their
 /// rows locked), in one statement; answers them, and records their events, in that order.
-async fn start_attempts(
-    w: &mut Write,
-    seqs: &[i64],
-    request: &ClaimRequest,
-) -> StoreResult<Vec<Task>> {
+async fn start_attempts(w: &Write, seqs: &[i64], request: &ClaimRequest) -> StoreResult<Vec<Task>> {
     if seqs.is_empty() {
         return Ok(Vec::new());
     }
@@ -299,7 +314,7 @@ const START_ATTEMPT: &str = concat!(
 );
 
 async fn start_attempt(
-    w: &mut Write,
+    w: &Write,
     seq: i64,
     from: State,
     node: Uuid,

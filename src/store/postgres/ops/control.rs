@@ -12,7 +12,7 @@ use crate::store::{StoreError, StoreResult};
 /// Cancels a task. A running task that a node runs is asked to stop; anything else not final,
 /// including a running task that the application reports on, is cancelled at once.
 pub(in crate::store::postgres) async fn cancel(
-    w: &mut Write,
+    w: &Write,
     id: TaskId,
     now: Timestamp,
 ) -> StoreResult<Task> {
@@ -40,7 +40,7 @@ pub(in crate::store::postgres) async fn cancel(
 
 /// Hides a final task from the banner. Dismissing twice is harmless.
 pub(in crate::store::postgres) async fn dismiss(
-    w: &mut Write,
+    w: &Write,
     id: TaskId,
     now: Timestamp,
 ) -> StoreResult<Task> {
@@ -72,7 +72,7 @@ pub(in crate::store::postgres) async fn dismiss(
 /// Puts a waiting task back in its queue with the user's input. Answering is not a retry: the
 /// attempt it was waiting in goes on.
 pub(in crate::store::postgres) async fn resume(
-    w: &mut Write,
+    w: &Write,
     id: TaskId,
     input: Option<Value>,
     now: Timestamp,
@@ -96,7 +96,7 @@ pub(in crate::store::postgres) async fn resume(
 /// was given at enqueue, and no expiry. Its error, result, progress and dismissal are
 /// cleared. Refused while another task of its dedup key is pending.
 pub(in crate::store::postgres) async fn retry(
-    w: &mut Write,
+    w: &Write,
     id: TaskId,
     now: Timestamp,
 ) -> StoreResult<Task> {

@@ -8,7 +8,7 @@ use jiff::Timestamp;
 
 use super::super::row::{millis, task_columns, task_from_row};
 use super::super::write::Write;
-use super::change::{self, Change, head_columns};
+use super::change::{self, Change, head_columns, take_round};
 use crate::model::{DedupPolicy, EventKind, NewTask, State, Task, Transition};
 use crate::store::settle::{executor_columns, payload_columns};
 use crate::store::{Enqueued, StoreError, StoreResult};
@@ -16,14 +16,31 @@ use crate::store::{Enqueued, StoreError, StoreResult};
 /// How often an enqueue looks again after losing a dedup race before it gives up.
 const DEDUP_TRIES: usize = 8;
 
-/// Inserts a task; on a conflict over a pending dedup key, inserts nothing.
+/// Inserts a task, in one statement (one round trip): if its queue exists (`queue`), and, if
+/// `$15` (the task is ready), takes the owner's next fair round (`round`). On a conflict over
+/// a pending dedup key, or if the queue does not exist, inserts nothing. (The parameters are
+/// cast: in an `INSERT … SELECT` their types are not inferred from the columns.)
 const INSERT: &str = concat!(
-    "INSERT INTO tasks (id, name, queue, owner, title, description, executor, handler,
+    "WITH queue AS (
+         SELECT name FROM queues WHERE name = $3::text
+     ), round AS (",
+    take_round!(
+        "$3::text",
+        "$14::integer",
+        "coalesce($4::text, '')",
+        "FROM queue WHERE $15::boolean"
+    ),
+    ")
+     INSERT INTO tasks (id, name, queue, owner, title, description, executor, handler,
         target, path, payload_format, payload, state, priority, fair_round, max_attempts,
         timeout_ms, expires_at, created_at, scheduled_for, updated_at, ordering_key,
         dedup_key, context, return_url, sealed_headers, attempt_budget)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-        $18, $19, $20, $19, $21, $22, $23, $24, $25, $16)
+     SELECT $1::uuid, $2::text, name, $4::text, $5::text, $6::text, $7::text, $8::text,
+        $9::text, $10::text, $11::text, $12::bytea, $13::text, $14::integer,
+        coalesce((SELECT last_round FROM round), 0), $16::integer, $17::bigint, $18::bigint,
+        $19::bigint, $20::bigint, $19::bigint, $21::text, $22::text, $23::jsonb, $24::text,
+        $25::bytea, $16::integer
+     FROM queue
      ON CONFLICT (dedup_key)
         WHERE dedup_key IS NOT NULL AND started_at IS NULL AND state IN ('scheduled', 'queued')
      DO NOTHING
@@ -33,7 +50,7 @@ const INSERT: &str = concat!(
 
 /// Enqueues `tasks` in order.
 pub(in crate::store::postgres) async fn enqueue(
-    w: &mut Write,
+    w: &Write,
     tasks: Vec<NewTask>,
     now: Timestamp,
 ) -> StoreResult<Vec<Enqueued>> {
@@ -44,7 +61,7 @@ pub(in crate::store::postgres) async fn enqueue(
     Ok(answers)
 }
 
-async fn enqueue_one(w: &mut Write, new: NewTask, now: Timestamp) -> StoreResult<Enqueued> {
+async fn enqueue_one(w: &Write, new: NewTask, now: Timestamp) -> StoreResult<Enqueued> {
     for _ in 0..DEDUP_TRIES {
         if let Some(key) = &new.dedup_key
             && let Some(existing) = dedup_hit(w, key, &new, now).await?
@@ -77,16 +94,8 @@ async fn insert(w: &Write, new: &NewTask, now: Timestamp) -> StoreResult<Option<
     } else {
         State::Queued
     };
-    let fair_round = match state {
-        State::Queued => {
-            change::next_round(w, &new.queue, new.owner.as_deref(), new.priority).await?
-        }
-        // The round is taken when it becomes ready.
-        _ => {
-            require_queue(w, &new.queue).await?;
-            0
-        }
-    };
+    // A scheduled task takes its round when it becomes ready.
+    let takes_round = state == State::Queued;
     let max_attempts = new.max_attempts.ok_or_else(|| {
         StoreError::Invalid("max_attempts must be resolved before enqueue".into())
     })?;
@@ -114,7 +123,7 @@ async fn insert(w: &Write, new: &NewTask, now: Timestamp) -> StoreResult<Option<
                 &payload,
                 &state.as_str(),
                 &new.priority,
-                &fair_round,
+                &takes_round,
                 &max_attempts,
                 &timeout_ms,
                 &new.expires_at.map(millis),
@@ -128,7 +137,13 @@ async fn insert(w: &Write, new: &NewTask, now: Timestamp) -> StoreResult<Option<
             ],
         )
         .await?;
-    row.as_ref().map(task_from_row).transpose()
+    match row {
+        Some(row) => task_from_row(&row).map(Some),
+        // Nothing inserted: the queue does not exist, or (only with a dedup key) a pending
+        // task of the key won the race.
+        None if new.dedup_key.is_none() => Err(StoreError::QueueNotFound(new.queue.clone())),
+        None => require_queue(w, &new.queue).await.map(|()| None),
+    }
 }
 
 async fn require_queue(w: &Write, queue: &str) -> StoreResult<()> {
@@ -160,7 +175,7 @@ const DEDUP_STARTED: &str = concat!(
 /// key that is not final; under `debounce`, the task of the key that has never started, now
 /// carrying the new payload and start time.
 async fn dedup_hit(
-    w: &mut Write,
+    w: &Write,
     key: &str,
     new: &NewTask,
     now: Timestamp,

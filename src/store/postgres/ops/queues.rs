@@ -13,10 +13,7 @@ fn slots(n: u32) -> i32 {
 }
 
 /// Creates the queue or updates its slots; its paused switch and round are kept.
-pub(in crate::store::postgres) async fn upsert_queue(
-    w: &mut Write,
-    queue: &Queue,
-) -> StoreResult<()> {
+pub(in crate::store::postgres) async fn upsert_queue(w: &Write, queue: &Queue) -> StoreResult<()> {
     w.execute(
         "INSERT INTO queues (name, concurrency, per_owner_concurrency) VALUES ($1, $2, $3)
          ON CONFLICT (name) DO UPDATE SET concurrency = excluded.concurrency,
@@ -33,7 +30,7 @@ pub(in crate::store::postgres) async fn upsert_queue(
 
 /// Pauses or resumes claiming from `queue`.
 pub(in crate::store::postgres) async fn set_paused(
-    w: &mut Write,
+    w: &Write,
     queue: &str,
     paused: bool,
 ) -> StoreResult<()> {

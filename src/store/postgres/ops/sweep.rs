@@ -40,10 +40,7 @@ const LAPSED_LEASES: &str = concat!(
 );
 
 /// Moves scheduled tasks whose time has come to `queued`, each taking its owner's next turn.
-pub(in crate::store::postgres) async fn promote_due(
-    w: &mut Write,
-    now: Timestamp,
-) -> StoreResult<u64> {
+pub(in crate::store::postgres) async fn promote_due(w: &Write, now: Timestamp) -> StoreResult<u64> {
     let heads = change::load_where(w, DUE, &[&millis(now)]).await?;
     for head in &heads {
         let change = Change {
@@ -59,7 +56,7 @@ pub(in crate::store::postgres) async fn promote_due(
 
 /// Expires the tasks never started before their `expires_at`.
 pub(in crate::store::postgres) async fn expire_overdue(
-    w: &mut Write,
+    w: &Write,
     now: Timestamp,
 ) -> StoreResult<u64> {
     let heads = change::load_where(w, OVERDUE, &[&millis(now)]).await?;
@@ -80,7 +77,7 @@ pub(in crate::store::postgres) async fn expire_overdue(
 /// that no longer matter; answers how many rows it deleted. The event numbers come from a
 /// sequence, so they are never handed out again whatever is deleted.
 pub(in crate::store::postgres) async fn sweep_retention(
-    w: &mut Write,
+    w: &Write,
     cutoff: Timestamp,
 ) -> StoreResult<u64> {
     let cutoff = millis(cutoff);
@@ -117,7 +114,7 @@ pub(in crate::store::postgres) async fn sweep_retention(
 /// Sends back the running tasks whose lease has run out: to `queued` while attempts remain
 /// (the attempt counts: the task may be what killed its worker), else to `failed`.
 pub(in crate::store::postgres) async fn rescue_expired_leases(
-    w: &mut Write,
+    w: &Write,
     now: Timestamp,
 ) -> StoreResult<u64> {
     let heads = change::load_where(w, LAPSED_LEASES, &[&millis(now)]).await?;
