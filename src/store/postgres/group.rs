@@ -1,10 +1,16 @@
 //! Group commit. PostgreSQL serialises the commits of transactions that send a `NOTIFY` (and
 //! errand's event-numbering lock does too; see `events.rs`), so a transaction per write makes
 //! the node's writes wait for each other's commit, one WAL flush each. Instead the hot writes
-//! of a node (enqueues, claims, progress, outcomes, renewals) go to one task, which takes all
-//! the writes waiting for it, runs them one after the other in one transaction, commits once
-//! with one notification, and then answers each caller. A write alone pays one channel hop;
+//! of a node go to a group-commit task, which takes all the writes waiting for it, runs them
+//! in one transaction, commits once with one notification, and then answers each caller; the
+//! writes that arrive meanwhile form the next group. A write alone pays one channel hop;
 //! writes that arrive together share a commit, as they do in the SQLite writer.
+//!
+//! A node has two such tasks (lanes), each with its connection: one for enqueues, one for
+//! claims and the writes of running attempts. An enqueue, which a web request waits for, so
+//! never waits behind a claim's statements; and the attempts' writes, which arrive one by one
+//! as handlers end, gather in larger groups than they would if every free connection started
+//! a group at once (BENCHMARKS.md compares the two).
 //!
 //! A write of a group that fails (a stale attempt, an unknown queue) must not take the others
 //! down with it. Rather than a savepoint per write (two more round trips each, on every
@@ -24,7 +30,7 @@ use std::sync::Arc;
 
 use deadpool_postgres::Pool;
 use futures_util::future::join_all;
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 
 use super::events::Publisher;
 use super::write::Write;
@@ -34,10 +40,6 @@ use crate::store::{StoreError, StoreResult};
 
 /// At most this many writes go in one group.
 const MAX_GROUP: usize = 1024;
-
-/// How many groups commit at once, each on a connection of its own: while one waits for its
-/// commit (the events lock, the WAL flush), the next runs its statements.
-const IN_FLIGHT: usize = 2;
 
 /// A write's future, borrowing the group's transaction.
 pub(super) type WriteFuture<'w, T> = Pin<Box<dyn Future<Output = StoreResult<T>> + Send + 'w>>;
@@ -124,7 +126,8 @@ pub(super) struct Group {
 }
 
 impl Group {
-    /// Starts the group-commit task; it ends when the last `Group` is dropped.
+    /// Starts the group-commit task, which commits one group at a time; it ends when the
+    /// last `Group` is dropped.
     pub(super) fn spawn(committer: Committer) -> Group {
         let (parts, incoming) = mpsc::unbounded_channel();
         tokio::spawn(run(committer, incoming));
@@ -152,23 +155,10 @@ impl Group {
 }
 
 async fn run(committer: Committer, mut incoming: mpsc::UnboundedReceiver<Box<dyn Part>>) {
-    let committer = Arc::new(committer);
-    let in_flight = Arc::new(Semaphore::new(IN_FLIGHT));
-    loop {
-        // A group forms while the groups in flight commit: take a turn first, then every
-        // write waiting.
-        let Ok(turn) = Arc::clone(&in_flight).acquire_owned().await else {
-            return;
-        };
-        let mut group: Vec<Box<dyn Part>> = Vec::new();
-        if incoming.recv_many(&mut group, MAX_GROUP).await == 0 {
-            return;
-        }
-        let committer = Arc::clone(&committer);
-        tokio::spawn(async move {
-            commit_group(&committer, group).await;
-            drop(turn);
-        });
+    let mut group: Vec<Box<dyn Part>> = Vec::new();
+    // The next group forms while this one commits.
+    while incoming.recv_many(&mut group, MAX_GROUP).await > 0 {
+        commit_group(&committer, std::mem::take(&mut group)).await;
     }
 }
 

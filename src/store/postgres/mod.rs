@@ -81,8 +81,10 @@ pub struct PostgresStore {
     /// The notification channel of this schema.
     channel: String,
     publisher: Arc<Publisher>,
-    /// The hot writes (enqueues, claims, an attempt's writes), committed in groups.
-    group: group::Group,
+    /// Enqueues, committed in groups.
+    enqueues: group::Group,
+    /// Claims and the writes of running attempts, committed in groups.
+    attempts: group::Group,
     stop: CancellationToken,
 }
 
@@ -171,16 +173,19 @@ impl PostgresStore {
             Arc::clone(&publisher),
             stop.clone(),
         );
-        let group = group::Group::spawn(group::Committer {
+        let committer = || group::Committer {
             pool: pool.clone(),
             channel: channel.clone(),
             publisher: Arc::clone(&publisher),
-        });
+        };
+        let enqueues = group::Group::spawn(committer());
+        let attempts = group::Group::spawn(committer());
         Ok(PostgresStore {
             pool,
             channel,
             publisher,
-            group,
+            enqueues,
+            attempts,
             stop,
         })
     }
@@ -215,7 +220,7 @@ impl Store for PostgresStore {
         } else {
             Touches::Own
         };
-        self.group
+        self.enqueues
             .write(touches, move |w| {
                 let tasks = tasks.clone();
                 Box::pin(ops::enqueue::enqueue(w, tasks, now))
@@ -266,7 +271,7 @@ impl Store for PostgresStore {
 
     async fn claim(&self, request: &ClaimRequest) -> StoreResult<Vec<Task>> {
         let request = request.clone();
-        self.group
+        self.attempts
             .write(Touches::Queue(request.queue.clone()), move |w| {
                 let request = request.clone();
                 Box::pin(async move { ops::claim::claim(w, &request).await })
@@ -296,7 +301,7 @@ impl Store for PostgresStore {
         lease_until: Timestamp,
     ) -> StoreResult<Vec<LeaseStatus>> {
         let leases = leases.to_vec();
-        self.group
+        self.attempts
             .write(Touches::Anything, move |w| {
                 let leases = leases.clone();
                 Box::pin(async move { ops::attempt::renew_leases(w, &leases, lease_until).await })
@@ -305,7 +310,7 @@ impl Store for PostgresStore {
     }
 
     async fn await_reports(&self, lease: Lease, until: Timestamp) -> StoreResult<()> {
-        self.group
+        self.attempts
             .write(Touches::Task(lease.id), move |w| {
                 Box::pin(ops::attempt::await_reports(w, lease, until))
             })
@@ -318,7 +323,7 @@ impl Store for PostgresStore {
         progress: Progress,
         now: Timestamp,
     ) -> StoreResult<Task> {
-        self.group
+        self.attempts
             .write(Touches::Task(lease.id), move |w| {
                 let progress = progress.clone();
                 Box::pin(ops::attempt::report_progress(w, lease, progress, now))
@@ -327,7 +332,7 @@ impl Store for PostgresStore {
     }
 
     async fn finish(&self, lease: Lease, outcome: Outcome, now: Timestamp) -> StoreResult<Task> {
-        self.group
+        self.attempts
             .write(Touches::Task(lease.id), move |w| {
                 let outcome = outcome.clone();
                 Box::pin(ops::attempt::finish(w, lease, outcome, now))
