@@ -103,6 +103,16 @@ impl Write {
         Ok(value?)
     }
 
+    /// Prepares the statements of `sqls` on the write's connection (once per connection), so
+    /// that statements sent together afterwards go out in the order they are sent: a
+    /// statement being prepared would let the ones after it overtake it.
+    pub(super) async fn prepare(&self, sqls: &[&str]) -> StoreResult<()> {
+        for sql in sqls {
+            self.client().prepare_cached(sql).await?;
+        }
+        Ok(())
+    }
+
     /// The rows of `sql`.
     pub(super) async fn query(
         &self,

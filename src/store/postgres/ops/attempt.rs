@@ -116,6 +116,12 @@ pub(in crate::store::postgres) async fn finish(
     outcome: Outcome,
     now: Timestamp,
 ) -> StoreResult<Task> {
+    if matches!(outcome, Outcome::Succeeded { .. } | Outcome::Failed(_)) {
+        // Settled the same whether a cancellation was asked or the attempts are spent: one
+        // statement, with no row read first.
+        let (transition, change) = settle(outcome, false, false);
+        return change::transition_current(w, lease, transition, change, now).await;
+    }
     let head = change::load_current(w, lease).await?;
     let (transition, change) = settle(
         outcome,

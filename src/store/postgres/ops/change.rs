@@ -113,28 +113,39 @@ pub(in crate::store::postgres) async fn fetch(w: &Write, seq: i64) -> StoreResul
     task_from_row(&w.query_one(TASK_BY_SEQ, &[&seq]).await?)
 }
 
-/// Sets the state and what `Change` names; a final state also sets `finished_at` and erases
-/// the forwarded credentials.
-const TRANSITION: &str = concat!(
-    "UPDATE tasks SET state = $2, updated_at = $3,
-        finished_at = CASE WHEN $4 THEN $3 ELSE finished_at END,
-        scheduled_for = coalesce($5, scheduled_for),
-        fair_round = coalesce($6, fair_round),
-        result = coalesce($7, result),
-        result_url = coalesce($8, result_url),
-        input_url = coalesce($9, input_url),
-        progress_message = coalesce($10, progress_message),
-        error_message = CASE WHEN $11 THEN $12 ELSE error_message END,
-        error_detail = CASE WHEN $11 THEN $13 ELSE error_detail END,
-        input = CASE WHEN $14 THEN $15 ELSE input END,
-        attempt = attempt - $16,
-        lease_node = NULL, lease_expires_at = NULL,
-        cancel_requested = false,
-        sealed_headers = CASE WHEN $4 THEN NULL ELSE sealed_headers END
-     WHERE seq = $1
-     RETURNING ",
-    task_columns!()
-);
+/// Sets the state and what `Change` names, on the rows that `$where` selects; a final state
+/// also sets `finished_at` and erases the forwarded credentials.
+macro_rules! transition_sql {
+    ($where:literal) => {
+        concat!(
+            "UPDATE tasks SET state = $2, updated_at = $3,
+                finished_at = CASE WHEN $4 THEN $3 ELSE finished_at END,
+                scheduled_for = coalesce($5, scheduled_for),
+                fair_round = coalesce($6, fair_round),
+                result = coalesce($7, result),
+                result_url = coalesce($8, result_url),
+                input_url = coalesce($9, input_url),
+                progress_message = coalesce($10, progress_message),
+                error_message = CASE WHEN $11 THEN $12 ELSE error_message END,
+                error_detail = CASE WHEN $11 THEN $13 ELSE error_detail END,
+                input = CASE WHEN $14 THEN $15 ELSE input END,
+                attempt = attempt - $16,
+                lease_node = NULL, lease_expires_at = NULL,
+                cancel_requested = false,
+                sealed_headers = CASE WHEN $4 THEN NULL ELSE sealed_headers END
+             WHERE ",
+            $where,
+            " RETURNING ",
+            task_columns!()
+        )
+    };
+}
+
+/// A transition of the task of row `$1`.
+const TRANSITION: &str = transition_sql!("seq = $1");
+
+/// A transition of task `$1` if `$17` is its current, running attempt.
+const TRANSITION_CURRENT: &str = transition_sql!("id = $1 AND fence = $17 AND state = 'running'");
 
 /// Applies `transition` to the task of `head` (whose row the write has locked), with
 /// `change`, and records the event.
@@ -151,41 +162,128 @@ pub(in crate::store::postgres) async fn transition(
             id: head.id,
             source,
         })?;
-    let (set_error, error) = match change.error {
-        Some(error) => (true, error),
-        None => (false, None),
-    };
-    let (set_input, input) = match change.input {
-        Some(input) => (true, input),
-        None => (false, None),
-    };
-    let refund = i32::from(change.refund_attempt && head.attempt > 0);
+    let refund = change.refund_attempt && head.attempt > 0;
+    let columns = Columns::new(to, change, refund, now);
     let row = w
-        .query_one(
-            TRANSITION,
-            &[
-                &head.seq,
-                &to.as_str(),
-                &millis(now),
-                &to.is_final(),
-                &change.scheduled_for.map(millis),
-                &change.fair_round,
-                &change.result,
-                &change.result_url,
-                &change.input_url,
-                &change.message,
-                &set_error,
-                &error.as_ref().map(|e| e.message.as_str()),
-                &error.as_ref().and_then(|e| e.detail.as_deref()),
-                &set_input,
-                &input,
-                &refund,
-            ],
-        )
+        .query_one(TRANSITION, &columns.params(&head.seq, None))
         .await?;
     let task = task_from_row(&row)?;
     w.record(EventKind::StateChanged, Some(head.state), task.clone(), now);
     Ok(task)
+}
+
+/// Applies `transition`, which does not depend on the task beyond its running attempt and
+/// gives nothing back (a success, a failure), to the task of `lease` if `lease` is its
+/// current, running attempt: one statement, with no row read first.
+pub(in crate::store::postgres) async fn transition_current(
+    w: &Write,
+    lease: Lease,
+    transition: Transition,
+    change: Change,
+    now: Timestamp,
+) -> StoreResult<Task> {
+    let from = State::Running;
+    let to = transition
+        .apply(from)
+        .map_err(|source| StoreError::Illegal {
+            id: lease.id,
+            source,
+        })?;
+    let columns = Columns::new(to, change, false, now);
+    let row = w
+        .query_opt(
+            TRANSITION_CURRENT,
+            &columns.params(&lease.id.0, Some(&lease.fence)),
+        )
+        .await?
+        .ok_or(StoreError::StaleAttempt {
+            id: lease.id,
+            fence: lease.fence,
+        })?;
+    let task = task_from_row(&row)?;
+    w.record(EventKind::StateChanged, Some(from), task.clone(), now);
+    Ok(task)
+}
+
+/// The values of a transition's parameters `$2` to `$16`.
+struct Columns {
+    to: &'static str,
+    now: i64,
+    is_final: bool,
+    scheduled_for: Option<i64>,
+    fair_round: Option<i64>,
+    result: Option<serde_json::Value>,
+    result_url: Option<String>,
+    input_url: Option<String>,
+    message: Option<String>,
+    set_error: bool,
+    error_message: Option<String>,
+    error_detail: Option<String>,
+    set_input: bool,
+    input: Option<serde_json::Value>,
+    refund: i32,
+}
+
+impl Columns {
+    fn new(to: State, change: Change, refund: bool, now: Timestamp) -> Columns {
+        let (set_error, error) = match change.error {
+            Some(error) => (true, error),
+            None => (false, None),
+        };
+        let (set_input, input) = match change.input {
+            Some(input) => (true, input),
+            None => (false, None),
+        };
+        let (error_message, error_detail) = match error {
+            Some(error) => (Some(error.message), error.detail),
+            None => (None, None),
+        };
+        Columns {
+            to: to.as_str(),
+            now: millis(now),
+            is_final: to.is_final(),
+            scheduled_for: change.scheduled_for.map(millis),
+            fair_round: change.fair_round,
+            result: change.result,
+            result_url: change.result_url,
+            input_url: change.input_url,
+            message: change.message,
+            set_error,
+            error_message,
+            error_detail,
+            set_input,
+            input,
+            refund: i32::from(refund),
+        }
+    }
+
+    /// The parameters: `key` (`$1`), these, and `fence` (`$17`) if the statement has it.
+    fn params<'a>(
+        &'a self,
+        key: &'a (dyn ToSql + Sync),
+        fence: Option<&'a (dyn ToSql + Sync)>,
+    ) -> Vec<&'a (dyn ToSql + Sync)> {
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![
+            key,
+            &self.to,
+            &self.now,
+            &self.is_final,
+            &self.scheduled_for,
+            &self.fair_round,
+            &self.result,
+            &self.result_url,
+            &self.input_url,
+            &self.message,
+            &self.set_error,
+            &self.error_message,
+            &self.error_detail,
+            &self.set_input,
+            &self.input,
+            &self.refund,
+        ];
+        params.extend(fence);
+        params
+    }
 }
 
 /// Runs `update`, which changes one task and returns its [`TASK_COLUMNS`](super::super::row::TASK_COLUMNS),

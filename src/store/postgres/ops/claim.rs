@@ -23,6 +23,14 @@ use crate::store::{ClaimRequest, StoreError, StoreResult};
 /// it gives up looking for more.
 const MAX_PASSED_OVER: usize = 1024;
 
+/// A queue's settings, its row locked: claims of a queue take turns across nodes.
+const LOCK_QUEUE: &str =
+    "SELECT concurrency, per_owner_concurrency, paused FROM queues WHERE name = $1 FOR UPDATE";
+
+/// How many tasks of queue `$1` run, per owner (index `tasks_running`).
+const RUNNING_BY_OWNER: &str = "SELECT owner, count(*) FROM tasks
+     WHERE queue = $1 AND state = 'running' GROUP BY owner";
+
 /// A page of `$3` ready tasks of a queue in claiming order, after the first `$2` (index
 /// `tasks_claim`), locked unless another write holds them.
 const CANDIDATES: &str =
@@ -57,14 +65,19 @@ pub(in crate::store::postgres) async fn claim(
     request: &ClaimRequest,
 ) -> StoreResult<Vec<Task>> {
     let queue = request.queue.as_str();
-    let Some(row) = w
-        .query_opt(
-            "SELECT concurrency, per_owner_concurrency, paused FROM queues
-             WHERE name = $1 FOR UPDATE",
-            &[&queue],
-        )
-        .await?
-    else {
+    // The queue's row is locked first; the running tasks are counted, and the first page of
+    // candidates read, after it (PostgreSQL runs the statements in the order they arrive, and
+    // each sees what committed before it started: a claim of another node that committed
+    // while this one waited for the lock is counted), in the same round trip.
+    let page = (request.limit * 2 + 4).min(256);
+    w.prepare(&[LOCK_QUEUE, RUNNING_BY_OWNER, CANDIDATES])
+        .await?;
+    let (queue_row, running_by_owner, first_page) = tokio::join!(
+        lock_queue(w, queue),
+        running_by_owner(w, queue),
+        candidates(w, queue, 0, page)
+    );
+    let Some(row) = queue_row? else {
         return Err(StoreError::QueueNotFound(queue.to_owned()));
     };
     let concurrency = i64::from(row.try_get::<_, i32>(0)?);
@@ -73,12 +86,6 @@ pub(in crate::store::postgres) async fn claim(
     if paused || request.limit == 0 {
         return Ok(Vec::new());
     }
-    // The running tasks, counted now that the queue's row is locked (a claim of another
-    // node that committed meanwhile is counted), and the first page of candidates, in one
-    // round trip.
-    let page = (request.limit * 2 + 4).min(256);
-    let (running_by_owner, first_page) =
-        tokio::join!(running_by_owner(w, queue), candidates(w, queue, 0, page));
     let mut running_by_owner = running_by_owner?;
     let mut first_page = Some(first_page?);
     let running: i64 = running_by_owner.values().sum();
@@ -200,15 +207,14 @@ pub(in crate::store::postgres) async fn claim_inline(
         .map(Some)
 }
 
+/// The settings of `queue`, its row locked, if it exists.
+async fn lock_queue(w: &Write, queue: &str) -> StoreResult<Option<tokio_postgres::Row>> {
+    w.query_opt(LOCK_QUEUE, &[&queue]).await
+}
+
 /// How many tasks of `queue` run, per owner.
 async fn running_by_owner(w: &Write, queue: &str) -> StoreResult<HashMap<Option<String>, i64>> {
-    let rows = w
-        .query(
-            "SELECT owner, count(*) FROM tasks WHERE queue = $1 AND state = 'running'
-             GROUP BY owner",
-            &[&queue],
-        )
-        .await?;
+    let rows = w.query(RUNNING_BY_OWNER, &[&queue]).await?;
     rows.iter()
         .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
         .collect()
