@@ -234,6 +234,55 @@ async fn finish_with_each_outcome() {
     .await;
 }
 
+/// A success or a failure ends the attempt whatever was asked meanwhile (PostgreSQL writes
+/// them in one statement, fenced, without reading the task first): a success stands over a
+/// cancellation asked, and a stale or unknown attempt changes nothing.
+#[tokio::test]
+async fn a_success_or_a_failure_ends_the_current_attempt_only() {
+    each(|store: Arc<dyn Store>| async move {
+        with_queue(&store, Queue::new("default").concurrency(5)).await;
+        let asked = running(&store, 1).await;
+        store.cancel(asked.id, at(2)).await.unwrap();
+        let done = Outcome::Succeeded {
+            result: Some(json!({"n": 1})),
+            result_url: None,
+            message: Some("done".into()),
+        };
+        let stale = Lease {
+            id: asked.id,
+            fence: asked.fence - 1,
+        };
+        let refused = store.finish(stale, done.clone(), at(3)).await;
+        assert!(matches!(refused, Err(StoreError::StaleAttempt { .. })));
+        let succeeded = store
+            .finish(lease(&asked), done.clone(), at(3))
+            .await
+            .unwrap();
+        assert_eq!(succeeded.state, State::Succeeded);
+        assert!(!succeeded.cancel_requested);
+        assert_eq!(succeeded.result, Some(json!({"n": 1})));
+        assert_eq!(succeeded.finished_at, Some(at(3)));
+        assert_eq!(store.get(asked.id).await.unwrap().unwrap(), succeeded);
+        let again = store.finish(lease(&asked), done, at(4)).await;
+        assert!(
+            matches!(again, Err(StoreError::StaleAttempt { .. })),
+            "an attempt ends once"
+        );
+
+        let failing = running(&store, 5).await;
+        let failed = store
+            .finish(lease(&failing), Outcome::Failed(error("broken")), at(6))
+            .await
+            .unwrap();
+        assert_eq!(failed.state, State::Failed);
+        assert_eq!(
+            failed.error.as_ref().map(|e| e.message.as_str()),
+            Some("broken")
+        );
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn a_retry_past_the_attempts_fails_and_a_cancellation_outlives_a_retry() {
     each(|store: Arc<dyn Store>| async move {
