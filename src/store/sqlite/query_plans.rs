@@ -89,6 +89,11 @@ fn the_hot_queries_use_their_indexes() {
         "{plan_of_owner_events}"
     );
     assert_uses(&conn, super::row::TASK_BY_ID, "sqlite_autoindex_tasks_1");
+    assert_uses(
+        &conn,
+        super::ops::change::TRANSITION_CURRENT,
+        "sqlite_autoindex_tasks_1",
+    );
 
     // An owner's newest tasks, first page and next, with or without a state filter.
     for filter in [
@@ -159,6 +164,7 @@ fn the_hot_writes_build_no_temporary_btree() {
         enqueue::INSERT_TASK,
         claim::START_ATTEMPT,
         super::ops::change::TRANSITION,
+        super::ops::change::TRANSITION_CURRENT,
         claim::EARLIER_IN_LINE,
         dedup_started.as_str(),
     ] {

@@ -101,6 +101,12 @@ pub(in crate::store::sqlite) fn finish(
     outcome: Outcome,
     now: Timestamp,
 ) -> StoreResult<Task> {
+    if matches!(outcome, Outcome::Succeeded { .. } | Outcome::Failed(_)) {
+        // Settled the same whether a cancellation was asked or the attempts are spent: one
+        // statement, with no row read first.
+        let (transition, change) = settle(outcome, false, false);
+        return change::transition_current(batch, lease, transition, change, now);
+    }
     let head = change::load_current(batch, lease)?;
     let (transition, change) = settle(
         outcome,

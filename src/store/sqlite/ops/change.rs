@@ -1,9 +1,11 @@
 //! The one way a task changes state: load its head, ask the state machine, write, record.
 
 use jiff::Timestamp;
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{OptionalExtension, ParamsFromIter, ToSql, params, params_from_iter};
 
-use super::super::row::{TASK_BY_SEQ, id_bytes, json_text, millis, record_event, task_from_row};
+use super::super::row::{
+    TASK_BY_ID, TASK_BY_SEQ, id_bytes, json_text, millis, record_event, task_from_row,
+};
 use super::super::writer::Batch;
 use crate::model::{EventKind, State, Task, TaskId, Transition};
 pub(in crate::store::sqlite) use crate::store::settle::Change;
@@ -102,24 +104,37 @@ pub(in crate::store::sqlite) fn fetch(batch: &Batch<'_>, seq: i64) -> StoreResul
         .query_row([seq], task_from_row)?)
 }
 
-/// A change of state of the task of row `?1`, with what [`Change`] names.
-pub(in crate::store::sqlite) const TRANSITION: &str =
-    "UPDATE tasks SET state = ?2, updated_at = ?3,
-        finished_at = CASE WHEN ?4 THEN ?3 ELSE finished_at END,
-        scheduled_for = coalesce(?5, scheduled_for),
-        fair_round = coalesce(?6, fair_round),
-        result = coalesce(?7, result),
-        result_url = coalesce(?8, result_url),
-        input_url = coalesce(?9, input_url),
-        progress_message = coalesce(?10, progress_message),
-        error_message = CASE WHEN ?11 THEN ?12 ELSE error_message END,
-        error_detail = CASE WHEN ?11 THEN ?13 ELSE error_detail END,
-        input = CASE WHEN ?14 THEN ?15 ELSE input END,
-        attempt = attempt - ?16,
-        lease_node = NULL, lease_expires_at = NULL,
-        cancel_requested = 0,
-        sealed_headers = CASE WHEN ?4 THEN NULL ELSE sealed_headers END
-     WHERE seq = ?1";
+/// A change of state, with what [`Change`] names, of the task that `$where` selects.
+macro_rules! transition_sql {
+    ($where:literal) => {
+        concat!(
+            "UPDATE tasks SET state = ?2, updated_at = ?3,
+                finished_at = CASE WHEN ?4 THEN ?3 ELSE finished_at END,
+                scheduled_for = coalesce(?5, scheduled_for),
+                fair_round = coalesce(?6, fair_round),
+                result = coalesce(?7, result),
+                result_url = coalesce(?8, result_url),
+                input_url = coalesce(?9, input_url),
+                progress_message = coalesce(?10, progress_message),
+                error_message = CASE WHEN ?11 THEN ?12 ELSE error_message END,
+                error_detail = CASE WHEN ?11 THEN ?13 ELSE error_detail END,
+                input = CASE WHEN ?14 THEN ?15 ELSE input END,
+                attempt = attempt - ?16,
+                lease_node = NULL, lease_expires_at = NULL,
+                cancel_requested = 0,
+                sealed_headers = CASE WHEN ?4 THEN NULL ELSE sealed_headers END
+             WHERE ",
+            $where
+        )
+    };
+}
+
+/// A change of state of the task of row `?1`.
+pub(in crate::store::sqlite) const TRANSITION: &str = transition_sql!("seq = ?1");
+
+/// A change of state of task `?1` if `?17` is its current, running attempt.
+pub(in crate::store::sqlite) const TRANSITION_CURRENT: &str =
+    transition_sql!("id = ?1 AND fence = ?17 AND state = 'running'");
 
 /// Applies `transition` to the task of `head`, with `change`, and records the event.
 pub(in crate::store::sqlite) fn transition(
@@ -135,40 +150,143 @@ pub(in crate::store::sqlite) fn transition(
             id: head.id,
             source,
         })?;
-    let (set_error, error) = match change.error {
-        Some(error) => (true, error),
-        None => (false, None),
-    };
-    let (set_input, input) = match change.input {
-        Some(input) => (true, input.map(|value| value.to_string())),
-        None => (false, None),
-    };
+    let refund = change.refund_attempt && head.attempt > 0;
+    let columns = Columns::new(to, change, refund, now);
     update_and_record(
         batch,
         head.seq,
         TRANSITION,
-        params![
-            head.seq,
-            to.as_str(),
-            millis(now),
-            to.is_final(),
-            change.scheduled_for.map(millis),
-            change.fair_round,
-            json_text(&change.result),
-            change.result_url,
-            change.input_url,
-            change.message,
-            set_error,
-            error.as_ref().map(|e| e.message.as_str()),
-            error.as_ref().and_then(|e| e.detail.as_deref()),
-            set_input,
-            input,
-            i64::from(change.refund_attempt && head.attempt > 0),
-        ],
+        columns.params(&head.seq, None),
         EventKind::StateChanged,
         Some(head.state),
         now,
     )
+}
+
+/// Applies `transition`, which does not depend on the task beyond its running attempt (a
+/// success, a failure), to the task of `lease` if `lease` is its current, running attempt:
+/// one statement, with no row read first.
+pub(in crate::store::sqlite) fn transition_current(
+    batch: &mut Batch<'_>,
+    lease: Lease,
+    transition: Transition,
+    change: Change,
+    now: Timestamp,
+) -> StoreResult<Task> {
+    let from = State::Running;
+    let to = transition
+        .apply(from)
+        .map_err(|source| StoreError::Illegal {
+            id: lease.id,
+            source,
+        })?;
+    let columns = Columns::new(to, change, false, now);
+    let id = id_bytes(lease.id);
+    let changed = batch
+        .tx
+        .prepare_cached(TRANSITION_CURRENT)?
+        .execute(columns.params(&id, Some(&lease.fence)))?;
+    if changed == 0 {
+        return Err(StoreError::StaleAttempt {
+            id: lease.id,
+            fence: lease.fence,
+        });
+    }
+    let task = batch
+        .tx
+        .prepare_cached(TASK_BY_ID)?
+        .query_row([id_bytes(lease.id)], task_from_row)?;
+    record_event(
+        batch,
+        EventKind::StateChanged,
+        Some(from),
+        task.clone(),
+        now,
+    )?;
+    Ok(task)
+}
+
+/// The values of a transition's parameters `?2` to `?16`.
+struct Columns {
+    to: &'static str,
+    now: i64,
+    is_final: bool,
+    scheduled_for: Option<i64>,
+    fair_round: Option<i64>,
+    result: Option<String>,
+    result_url: Option<String>,
+    input_url: Option<String>,
+    message: Option<String>,
+    set_error: bool,
+    error_message: Option<String>,
+    error_detail: Option<String>,
+    set_input: bool,
+    input: Option<String>,
+    refund: i64,
+}
+
+impl Columns {
+    fn new(to: State, change: Change, refund: bool, now: Timestamp) -> Columns {
+        let (set_error, error) = match change.error {
+            Some(error) => (true, error),
+            None => (false, None),
+        };
+        let (set_input, input) = match change.input {
+            Some(input) => (true, input.map(|value| value.to_string())),
+            None => (false, None),
+        };
+        let (error_message, error_detail) = match error {
+            Some(error) => (Some(error.message), error.detail),
+            None => (None, None),
+        };
+        Columns {
+            to: to.as_str(),
+            now: millis(now),
+            is_final: to.is_final(),
+            scheduled_for: change.scheduled_for.map(millis),
+            fair_round: change.fair_round,
+            result: json_text(&change.result),
+            result_url: change.result_url,
+            input_url: change.input_url,
+            message: change.message,
+            set_error,
+            error_message,
+            error_detail,
+            set_input,
+            input,
+            refund: i64::from(refund),
+        }
+    }
+
+    /// The parameters: `key` (`?1`), these, and `fence` (`?17`) if the statement has it.
+    fn params<'a>(
+        &'a self,
+        key: &'a dyn ToSql,
+        fence: Option<&'a i64>,
+    ) -> ParamsFromIter<Vec<&'a dyn ToSql>> {
+        let mut params: Vec<&dyn ToSql> = vec![
+            key,
+            &self.to,
+            &self.now,
+            &self.is_final,
+            &self.scheduled_for,
+            &self.fair_round,
+            &self.result,
+            &self.result_url,
+            &self.input_url,
+            &self.message,
+            &self.set_error,
+            &self.error_message,
+            &self.error_detail,
+            &self.set_input,
+            &self.input,
+            &self.refund,
+        ];
+        if let Some(fence) = fence {
+            params.push(fence);
+        }
+        params_from_iter(params)
+    }
 }
 
 /// Runs `update`, which changes the task of row `seq`, reads the task back and records the
