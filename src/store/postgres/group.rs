@@ -158,6 +158,15 @@ async fn run(committer: Committer, mut incoming: mpsc::UnboundedReceiver<Box<dyn
     let mut group: Vec<Box<dyn Part>> = Vec::new();
     // The next group forms while this one commits.
     while incoming.recv_many(&mut group, MAX_GROUP).await > 0 {
+        // Let the tasks that are ready run first: handlers that end together send their
+        // outcomes a moment apart, and they join this group rather than each start the next.
+        tokio::task::yield_now().await;
+        while group.len() < MAX_GROUP {
+            match incoming.try_recv() {
+                Ok(part) => group.push(part),
+                Err(_) => break,
+            }
+        }
         commit_group(&committer, std::mem::take(&mut group)).await;
     }
 }
