@@ -7,7 +7,8 @@ use jiff::Timestamp;
 use serde_json::Value;
 
 use super::Outcome;
-use crate::model::{ErrorInfo, Executor, Payload, Transition};
+use crate::model::{ErrorInfo, Executor, Payload, State, TaskId, Transition};
+use crate::store::{StoreError, StoreResult};
 
 /// The columns a transition may set besides the state. `None` keeps what is there.
 #[derive(Debug, Default)]
@@ -24,6 +25,73 @@ pub(crate) struct Change {
     pub input: Option<Option<Value>>,
     /// The attempt did not count: give it back.
     pub refund_attempt: bool,
+}
+
+/// The state `transition` leads task `id` to from `from`, or why it may not.
+pub(crate) fn legal(transition: Transition, from: State, id: TaskId) -> StoreResult<State> {
+    transition
+        .apply(from)
+        .map_err(|source| StoreError::Illegal { id, source })
+}
+
+/// The values a transition writes, in the order both stores' transition statements bind them
+/// (`$2`/`?2` to `$15`/`?15`; `16` is the attempt given back); each store converts the JSON and
+/// the integers its own way.
+pub(crate) struct TransitionColumns {
+    /// The new state's name.
+    pub to: &'static str,
+    /// Milliseconds since the epoch.
+    pub now: i64,
+    /// Whether the new state is final (`finished_at` set, credentials erased).
+    pub is_final: bool,
+    /// The fields of [`Change`], `None` keeping what is there.
+    pub scheduled_for: Option<i64>,
+    pub fair_round: Option<i64>,
+    pub result: Option<Value>,
+    pub result_url: Option<String>,
+    pub input_url: Option<String>,
+    pub message: Option<String>,
+    /// Whether the error columns are written (with `error_message`, `error_detail`).
+    pub set_error: bool,
+    pub error_message: Option<String>,
+    pub error_detail: Option<String>,
+    /// Whether the input column is written (with `input`).
+    pub set_input: bool,
+    pub input: Option<Value>,
+}
+
+impl TransitionColumns {
+    /// The values that record a transition to `to` with `change`, at `now`.
+    pub(crate) fn new(to: State, change: Change, now: Timestamp) -> Self {
+        let (set_error, error) = match change.error {
+            Some(error) => (true, error),
+            None => (false, None),
+        };
+        let (set_input, input) = match change.input {
+            Some(input) => (true, input),
+            None => (false, None),
+        };
+        let (error_message, error_detail) = match error {
+            Some(error) => (Some(error.message), error.detail),
+            None => (None, None),
+        };
+        TransitionColumns {
+            to: to.as_str(),
+            now: now.as_millisecond(),
+            is_final: to.is_final(),
+            scheduled_for: change.scheduled_for.map(|at| at.as_millisecond()),
+            fair_round: change.fair_round,
+            result: change.result,
+            result_url: change.result_url,
+            input_url: change.input_url,
+            message: change.message,
+            set_error,
+            error_message,
+            error_detail,
+            set_input,
+            input,
+        }
+    }
 }
 
 /// The transition and change that record `outcome` for the current attempt of a task on

@@ -4,10 +4,12 @@ use jiff::Timestamp;
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
-use super::super::row::{self, millis, task_columns, task_from_row};
+use super::super::row::{self, task_columns, task_from_row};
 use super::super::write::Write;
 use crate::model::{EventKind, State, Task, TaskId, Transition};
 pub(in crate::store::postgres) use crate::store::settle::Change;
+use crate::store::settle::TransitionColumns;
+use crate::store::settle::legal;
 use crate::store::{Lease, StoreError, StoreResult};
 
 /// What a write needs to know of a task before changing it.
@@ -156,12 +158,7 @@ pub(in crate::store::postgres) async fn transition(
     change: Change,
     now: Timestamp,
 ) -> StoreResult<Task> {
-    let to = transition
-        .apply(head.state)
-        .map_err(|source| StoreError::Illegal {
-            id: head.id,
-            source,
-        })?;
+    let to = legal(transition, head.state, head.id)?;
     let refund = change.refund_attempt && head.attempt > 0;
     let columns = Columns::new(to, change, refund, now);
     let row = w
@@ -183,12 +180,7 @@ pub(in crate::store::postgres) async fn transition_current(
     now: Timestamp,
 ) -> StoreResult<Task> {
     let from = State::Running;
-    let to = transition
-        .apply(from)
-        .map_err(|source| StoreError::Illegal {
-            id: lease.id,
-            source,
-        })?;
+    let to = legal(transition, from, lease.id)?;
     let columns = Columns::new(to, change, false, now);
     let row = w
         .query_opt(
@@ -205,54 +197,16 @@ pub(in crate::store::postgres) async fn transition_current(
     Ok(task)
 }
 
-/// The values of a transition's parameters `$2` to `$16`.
+/// A transition's parameters `$2` to `$16`, as PostgreSQL binds them.
 struct Columns {
-    to: &'static str,
-    now: i64,
-    is_final: bool,
-    scheduled_for: Option<i64>,
-    fair_round: Option<i64>,
-    result: Option<serde_json::Value>,
-    result_url: Option<String>,
-    input_url: Option<String>,
-    message: Option<String>,
-    set_error: bool,
-    error_message: Option<String>,
-    error_detail: Option<String>,
-    set_input: bool,
-    input: Option<serde_json::Value>,
+    shared: TransitionColumns,
     refund: i32,
 }
 
 impl Columns {
     fn new(to: State, change: Change, refund: bool, now: Timestamp) -> Columns {
-        let (set_error, error) = match change.error {
-            Some(error) => (true, error),
-            None => (false, None),
-        };
-        let (set_input, input) = match change.input {
-            Some(input) => (true, input),
-            None => (false, None),
-        };
-        let (error_message, error_detail) = match error {
-            Some(error) => (Some(error.message), error.detail),
-            None => (None, None),
-        };
         Columns {
-            to: to.as_str(),
-            now: millis(now),
-            is_final: to.is_final(),
-            scheduled_for: change.scheduled_for.map(millis),
-            fair_round: change.fair_round,
-            result: change.result,
-            result_url: change.result_url,
-            input_url: change.input_url,
-            message: change.message,
-            set_error,
-            error_message,
-            error_detail,
-            set_input,
-            input,
+            shared: TransitionColumns::new(to, change, now),
             refund: i32::from(refund),
         }
     }
@@ -263,22 +217,23 @@ impl Columns {
         key: &'a (dyn ToSql + Sync),
         fence: Option<&'a (dyn ToSql + Sync)>,
     ) -> Vec<&'a (dyn ToSql + Sync)> {
+        let c = &self.shared;
         let mut params: Vec<&(dyn ToSql + Sync)> = vec![
             key,
-            &self.to,
-            &self.now,
-            &self.is_final,
-            &self.scheduled_for,
-            &self.fair_round,
-            &self.result,
-            &self.result_url,
-            &self.input_url,
-            &self.message,
-            &self.set_error,
-            &self.error_message,
-            &self.error_detail,
-            &self.set_input,
-            &self.input,
+            &c.to,
+            &c.now,
+            &c.is_final,
+            &c.scheduled_for,
+            &c.fair_round,
+            &c.result,
+            &c.result_url,
+            &c.input_url,
+            &c.message,
+            &c.set_error,
+            &c.error_message,
+            &c.error_detail,
+            &c.set_input,
+            &c.input,
             &self.refund,
         ];
         params.extend(fence);

@@ -17,6 +17,7 @@ use super::super::row::{SEQ_COLUMN, millis, task_columns, task_from_row};
 use super::super::write::Write;
 use super::change::{self, Change, Head, head_columns};
 use crate::model::{EventKind, State, Task, TaskId, Transition};
+use crate::store::settle::legal;
 use crate::store::{ClaimRequest, StoreError, StoreResult};
 
 /// How many ready tasks a claim passes over at most (owner at its cap, ordering key busy) before
@@ -171,9 +172,7 @@ pub(in crate::store::postgres) async fn claim_task(
     now: Timestamp,
 ) -> StoreResult<Task> {
     let head = change::load(w, id).await?;
-    Transition::Claim
-        .apply(head.state)
-        .map_err(|source| StoreError::Illegal { id, source })?;
+    legal(Transition::Claim, head.state, id)?;
     start_attempt(w, head.seq, head.state, node, lease_until, now).await
 }
 

@@ -7,6 +7,7 @@ use super::super::row::{millis, task_columns};
 use super::super::write::Write;
 use super::change::{self, Change};
 use crate::model::{EventKind, State, Task, TaskId, Transition};
+use crate::store::settle::legal;
 use crate::store::{StoreError, StoreResult};
 
 /// Cancels a task. A running task that a node runs is asked to stop; anything else not final,
@@ -78,9 +79,7 @@ pub(in crate::store::postgres) async fn resume(
     now: Timestamp,
 ) -> StoreResult<Task> {
     let head = change::load(w, id).await?;
-    Transition::Resume
-        .apply(head.state)
-        .map_err(|source| StoreError::Illegal { id, source })?;
+    legal(Transition::Resume, head.state, id)?;
     let change = Change {
         fair_round: Some(
             change::next_round(w, &head.queue, head.owner.as_deref(), head.priority).await?,
@@ -101,9 +100,7 @@ pub(in crate::store::postgres) async fn retry(
     now: Timestamp,
 ) -> StoreResult<Task> {
     let head = change::load(w, id).await?;
-    Transition::Retry
-        .apply(head.state)
-        .map_err(|source| StoreError::Illegal { id, source })?;
+    legal(Transition::Retry, head.state, id)?;
     let key: Option<String> = w
         .query_one("SELECT dedup_key FROM tasks WHERE seq = $1", &[&head.seq])
         .await?

@@ -4,11 +4,13 @@ use jiff::Timestamp;
 use rusqlite::{OptionalExtension, ParamsFromIter, ToSql, params, params_from_iter};
 
 use super::super::row::{
-    TASK_BY_ID, TASK_BY_SEQ, id_bytes, json_text, millis, record_event, task_from_row,
+    TASK_BY_ID, TASK_BY_SEQ, id_bytes, json_text, record_event, task_from_row,
 };
 use super::super::writer::Batch;
 use crate::model::{EventKind, State, Task, TaskId, Transition};
 pub(in crate::store::sqlite) use crate::store::settle::Change;
+use crate::store::settle::TransitionColumns;
+use crate::store::settle::legal;
 use crate::store::{Lease, StoreError, StoreResult};
 
 /// What a write needs to know of a task before changing it.
@@ -144,12 +146,7 @@ pub(in crate::store::sqlite) fn transition(
     change: Change,
     now: Timestamp,
 ) -> StoreResult<Task> {
-    let to = transition
-        .apply(head.state)
-        .map_err(|source| StoreError::Illegal {
-            id: head.id,
-            source,
-        })?;
+    let to = legal(transition, head.state, head.id)?;
     let refund = change.refund_attempt && head.attempt > 0;
     let columns = Columns::new(to, change, refund, now);
     update_and_record(
@@ -174,12 +171,7 @@ pub(in crate::store::sqlite) fn transition_current(
     now: Timestamp,
 ) -> StoreResult<Task> {
     let from = State::Running;
-    let to = transition
-        .apply(from)
-        .map_err(|source| StoreError::Illegal {
-            id: lease.id,
-            source,
-        })?;
+    let to = legal(transition, from, lease.id)?;
     let columns = Columns::new(to, change, false, now);
     let id = id_bytes(lease.id);
     let changed = batch
@@ -206,55 +198,22 @@ pub(in crate::store::sqlite) fn transition_current(
     Ok(task)
 }
 
-/// The values of a transition's parameters `?2` to `?16`.
+/// A transition's parameters `?2` to `?16`, as SQLite binds them (JSON as text).
 struct Columns {
-    to: &'static str,
-    now: i64,
-    is_final: bool,
-    scheduled_for: Option<i64>,
-    fair_round: Option<i64>,
+    shared: TransitionColumns,
     result: Option<String>,
-    result_url: Option<String>,
-    input_url: Option<String>,
-    message: Option<String>,
-    set_error: bool,
-    error_message: Option<String>,
-    error_detail: Option<String>,
-    set_input: bool,
     input: Option<String>,
     refund: i64,
 }
 
 impl Columns {
     fn new(to: State, change: Change, refund: bool, now: Timestamp) -> Columns {
-        let (set_error, error) = match change.error {
-            Some(error) => (true, error),
-            None => (false, None),
-        };
-        let (set_input, input) = match change.input {
-            Some(input) => (true, input.map(|value| value.to_string())),
-            None => (false, None),
-        };
-        let (error_message, error_detail) = match error {
-            Some(error) => (Some(error.message), error.detail),
-            None => (None, None),
-        };
+        let shared = TransitionColumns::new(to, change, now);
         Columns {
-            to: to.as_str(),
-            now: millis(now),
-            is_final: to.is_final(),
-            scheduled_for: change.scheduled_for.map(millis),
-            fair_round: change.fair_round,
-            result: json_text(&change.result),
-            result_url: change.result_url,
-            input_url: change.input_url,
-            message: change.message,
-            set_error,
-            error_message,
-            error_detail,
-            set_input,
-            input,
+            result: json_text(&shared.result),
+            input: json_text(&shared.input),
             refund: i64::from(refund),
+            shared,
         }
     }
 
@@ -264,21 +223,22 @@ impl Columns {
         key: &'a dyn ToSql,
         fence: Option<&'a i64>,
     ) -> ParamsFromIter<Vec<&'a dyn ToSql>> {
+        let c = &self.shared;
         let mut params: Vec<&dyn ToSql> = vec![
             key,
-            &self.to,
-            &self.now,
-            &self.is_final,
-            &self.scheduled_for,
-            &self.fair_round,
+            &c.to,
+            &c.now,
+            &c.is_final,
+            &c.scheduled_for,
+            &c.fair_round,
             &self.result,
-            &self.result_url,
-            &self.input_url,
-            &self.message,
-            &self.set_error,
-            &self.error_message,
-            &self.error_detail,
-            &self.set_input,
+            &c.result_url,
+            &c.input_url,
+            &c.message,
+            &c.set_error,
+            &c.error_message,
+            &c.error_detail,
+            &c.set_input,
             &self.input,
             &self.refund,
         ];

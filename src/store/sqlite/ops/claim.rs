@@ -11,6 +11,7 @@ use super::super::row::millis;
 use super::super::writer::Batch;
 use super::change::{self, Change, Head};
 use crate::model::{EventKind, State, Task, TaskId, Transition};
+use crate::store::settle::legal;
 use crate::store::{ClaimRequest, StoreError, StoreResult};
 
 /// How many ready tasks a claim passes over at most (owner at its cap, ordering key busy) before
@@ -171,9 +172,7 @@ pub(in crate::store::sqlite) fn claim_task(
     now: Timestamp,
 ) -> StoreResult<Task> {
     let head = change::load(batch, id)?;
-    Transition::Claim
-        .apply(head.state)
-        .map_err(|source| StoreError::Illegal { id, source })?;
+    legal(Transition::Claim, head.state, id)?;
     start_attempt(batch, head.seq, head.state, node, lease_until, now)
 }
 

@@ -8,6 +8,7 @@ use super::super::row::millis;
 use super::super::writer::Batch;
 use super::change::{self, Change};
 use crate::model::{EventKind, State, Task, TaskId, Transition};
+use crate::store::settle::legal;
 use crate::store::{StoreError, StoreResult};
 
 /// Cancels a task. A running task that a node runs is asked to stop (its runner confirms with
@@ -76,9 +77,7 @@ pub(in crate::store::sqlite) fn resume(
     now: Timestamp,
 ) -> StoreResult<Task> {
     let head = change::load(batch, id)?;
-    Transition::Resume
-        .apply(head.state)
-        .map_err(|source| StoreError::Illegal { id, source })?;
+    legal(Transition::Resume, head.state, id)?;
     let change = Change {
         fair_round: Some(change::next_round(
             batch,
@@ -103,9 +102,7 @@ pub(in crate::store::sqlite) fn retry(
     now: Timestamp,
 ) -> StoreResult<Task> {
     let head = change::load(batch, id)?;
-    Transition::Retry
-        .apply(head.state)
-        .map_err(|source| StoreError::Illegal { id, source })?;
+    legal(Transition::Retry, head.state, id)?;
     let key: Option<String> = batch
         .tx
         .prepare_cached("SELECT dedup_key FROM tasks WHERE seq = ?1")?
