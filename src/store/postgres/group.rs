@@ -24,6 +24,7 @@
 //! the round trips of one. Writes that touch the same rows run one after the other, in the
 //! order they arrived: each statement of a write reads what the ones before it wrote.
 
+use std::collections::HashSet;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -54,7 +55,7 @@ pub(super) struct Committer {
 /// What a grouped write reads and writes, beyond rows that no other write of the group can
 /// touch (the tasks it inserts): writes that touch the same thing run one after the other,
 /// others concurrently.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(super) enum Touches {
     /// Only rows of its own: an enqueue without a dedup key.
     Own,
@@ -65,17 +66,6 @@ pub(super) enum Touches {
     /// Rows that no key names (an enqueue with a dedup key, a renewal of many leases): the
     /// write runs alone.
     Anything,
-}
-
-impl Touches {
-    /// Whether two writes may run concurrently.
-    fn apart(&self, other: &Touches) -> bool {
-        match (self, other) {
-            (Touches::Anything, _) | (_, Touches::Anything) => false,
-            (Touches::Own, _) | (_, Touches::Own) => true,
-            (a, b) => a != b,
-        }
-    }
 }
 
 /// One caller's write, type-erased, waiting for its group.
@@ -222,17 +212,28 @@ async fn run_all(w: &Write, group: &mut [Box<dyn Part>]) -> StoreResult<()> {
 /// How many of the first writes of `parts` form a wave: each touches something the ones
 /// before it in the wave do not.
 fn wave_len(parts: &[Box<dyn Part>]) -> usize {
-    let touches: Vec<&Touches> = parts.iter().map(|part| part.touches()).collect();
-    first_wave(&touches)
+    first_wave(parts.iter().map(|part| part.touches()))
 }
 
-/// How many of the first of `touches` may run concurrently, in order.
-fn first_wave(touches: &[&Touches]) -> usize {
-    touches
-        .iter()
-        .enumerate()
-        .position(|(i, touches_i)| touches[..i].iter().any(|before| !before.apart(touches_i)))
-        .unwrap_or(touches.len())
+/// How many of the first of `touches` may run concurrently, in order: a wave ends before a
+/// task or queue it already holds, and a write that touches anything runs alone.
+fn first_wave<'a>(touches: impl IntoIterator<Item = &'a Touches>) -> usize {
+    let mut held: HashSet<&Touches> = HashSet::new();
+    let mut len = 0;
+    for touches in touches {
+        match touches {
+            Touches::Anything if len == 0 => return 1,
+            Touches::Anything => break,
+            Touches::Own => {}
+            keyed => {
+                if !held.insert(keyed) {
+                    break;
+                }
+            }
+        }
+        len += 1;
+    }
+    len
 }
 
 #[cfg(test)]
@@ -249,15 +250,15 @@ mod tests {
 
         // Different tasks, queues and own rows: one wave.
         assert_eq!(
-            first_wave(&[&own, &task_a, &own, &task_b, &queue_q, &queue_r]),
+            first_wave([&own, &task_a, &own, &task_b, &queue_q, &queue_r]),
             6
         );
         // The same task, or the same queue, a second time: the wave ends before it.
-        assert_eq!(first_wave(&[&task_a, &own, &task_b, &task_a, &own]), 3);
-        assert_eq!(first_wave(&[&queue_q, &task_a, &queue_q]), 2);
+        assert_eq!(first_wave([&task_a, &own, &task_b, &task_a, &own]), 3);
+        assert_eq!(first_wave([&queue_q, &task_a, &queue_q]), 2);
         // Anything runs alone, first or after others.
-        assert_eq!(first_wave(&[&anything, &own]), 1);
-        assert_eq!(first_wave(&[&own, &task_a, &anything]), 2);
-        assert_eq!(first_wave(&[]), 0);
+        assert_eq!(first_wave([&anything, &own]), 1);
+        assert_eq!(first_wave([&own, &task_a, &anything]), 2);
+        assert_eq!(first_wave(Vec::<&Touches>::new()), 0);
     }
 }
