@@ -10,7 +10,7 @@ use jiff::Timestamp;
 
 use crate::util::TestDb;
 
-/// The writer checkpoints each time the log grows by this much (4,096 pages of 4 KiB).
+/// The writer checkpoints each time the log grows by this much.
 const CHECKPOINT_BYTES: u64 = 16 * 1024 * 1024;
 
 #[tokio::test]
@@ -50,4 +50,39 @@ async fn the_wal_starts_over_under_a_steady_load() {
         wal < 2 * CHECKPOINT_BYTES,
         "the log kept growing: {wal} bytes for a database of {database}"
     );
+}
+
+fn page_size(path: &std::path::Path) -> i64 {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.pragma_query_value(None, "page_size", |row| row.get(0))
+        .unwrap()
+}
+
+/// A new database is made with small pages (each commit writes every page it changed in
+/// full); one made before keeps its pages, and errand works on it all the same.
+#[tokio::test]
+async fn a_new_database_has_small_pages_and_an_older_one_keeps_its_own() {
+    let new = TestDb::new();
+    new.store();
+    assert_eq!(page_size(&new.path()), 1024);
+
+    let older = TestDb::new();
+    {
+        let conn = rusqlite::Connection::open(older.path()).unwrap();
+        conn.pragma_update(None, "page_size", 4096).unwrap();
+        conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+        conn.execute_batch("CREATE TABLE made_before (n INTEGER)")
+            .unwrap();
+    }
+    let store = older.store();
+    store.upsert_queue(&Queue::new("default")).await.unwrap();
+    store
+        .enqueue(
+            vec![NewTask::new("on-old-pages").max_attempts(1)],
+            Timestamp::now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.counts(None).await.unwrap().queued, 1);
+    assert_eq!(page_size(&older.path()), 4096);
 }

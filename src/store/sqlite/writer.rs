@@ -27,15 +27,15 @@ use crate::store::{StoreError, StoreResult};
 /// The most writes committed in one transaction.
 const MAX_BATCH: usize = 1024;
 
-/// Each time the WAL grows by this many pages (16 MiB of 4 KiB pages), the writer copies it
-/// back into the database (a `PASSIVE` checkpoint, right after the commit that crossed the
-/// mark). Done by the writer between two batches, the checkpoint copies every frame, and the
-/// next batch starts the WAL over from its beginning: the file keeps its size and its frames
-/// are written over. (A checkpointer on a thread of its own, racing the writer, never copied
-/// the last frames under a steady load: the WAL was never started over, grew by hundreds of
-/// megabytes a minute, and each frame was written to a newly allocated block, which cost the
-/// writer a third of its time.) Rarer checkpoints copy a hot page once instead of many times.
-const CHECKPOINT_PAGES: i32 = 4096;
+/// Each time the WAL grows by this much (16 MiB), the writer copies it back into the database
+/// (a `PASSIVE` checkpoint, right after the commit that crossed the mark). Done by the writer
+/// between two batches, the checkpoint copies every frame, and the next batch starts the WAL
+/// over from its beginning: the file keeps its size and its frames are written over. (A
+/// checkpointer on a thread of its own, racing the writer, never copied the last frames under a
+/// steady load: the WAL was never started over, grew by hundreds of megabytes a minute, and each
+/// frame was written to a newly allocated block, which cost the writer a third of its time.)
+/// Rarer checkpoints copy a hot page once instead of many times.
+const CHECKPOINT_BYTES: i64 = 16 * 1024 * 1024;
 
 /// What a write sees: the open transaction, and the events it has recorded.
 pub(super) struct Batch<'a> {
@@ -134,22 +134,25 @@ pub(super) struct Writer {
 
 impl Writer {
     /// Starts the thread on `conn`; committed events go to `events`. The writer also runs the
-    /// checkpoints (see [`CHECKPOINT_PAGES`]), in place of SQLite's automatic ones.
+    /// checkpoints (see [`CHECKPOINT_BYTES`]), in place of SQLite's automatic ones.
     pub(super) fn spawn(
         mut conn: Connection,
         events: broadcast::Sender<Arc<Event>>,
     ) -> Result<Writer, StoreError> {
         let (jobs, queue) = mpsc::channel();
-        let mut next_checkpoint = CHECKPOINT_PAGES;
+        let page_size: i64 = conn.pragma_query_value(None, "page_size", |row| row.get(0))?;
+        let checkpoint_pages =
+            i32::try_from(CHECKPOINT_BYTES / page_size.max(512)).unwrap_or(i32::MAX);
+        let mut next_checkpoint = checkpoint_pages;
         conn.wal_hook(Some(move |wal: &mut rusqlite::hooks::Wal, pages: i32| {
-            if pages < next_checkpoint - CHECKPOINT_PAGES {
+            if pages < next_checkpoint - checkpoint_pages {
                 // The WAL was started over after a checkpoint.
-                next_checkpoint = CHECKPOINT_PAGES;
+                next_checkpoint = checkpoint_pages;
             }
             if pages >= next_checkpoint {
                 // If a reader holds back part of the WAL, the next try waits for as many
                 // pages again.
-                next_checkpoint = pages + CHECKPOINT_PAGES;
+                next_checkpoint = pages.saturating_add(checkpoint_pages);
                 if let Err(err) = wal.checkpoint_v2(CheckpointMode::PASSIVE) {
                     tracing::warn!(error = %err, "a WAL checkpoint failed");
                 }
