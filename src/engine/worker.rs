@@ -18,6 +18,9 @@ pub(super) async fn run(shared: Arc<Shared>, queue: String) {
         return;
     };
     let mut failures = 0u32;
+    // The last claim filled every slot it asked for, so the queue may well have more: the
+    // next claim is made without reading first whether there is anything to claim.
+    let mut backlog = false;
     let mut limiter = runtime
         .config
         .rate_per_second
@@ -30,12 +33,8 @@ pub(super) async fn run(shared: Arc<Shared>, queue: String) {
             rate_limited = allowed < free;
             free = free.min(allowed);
         }
-        // Unless a task was announced ready since the last look, the wake-up may be for
-        // nothing to claim (a slot freed with the queue empty, the poll): a read first spares
-        // the claim's write then. An announced task is claimed at once, without the read's
-        // round trip.
         let announced = runtime.announced.swap(false, Ordering::AcqRel);
-        if free > 0 && !announced && !has_ready(&shared, &queue).await {
+        if free > 0 && read_first(announced, backlog) && !has_ready(&shared, &queue).await {
             free = 0;
         }
         // The slots are taken before the claim, and those it does not fill are given back.
@@ -56,7 +55,8 @@ pub(super) async fn run(shared: Arc<Shared>, queue: String) {
                     if let Some(limiter) = &mut limiter {
                         limiter.take(tasks.len());
                     }
-                    let claimed_all = tasks.len() == limit && !rate_limited;
+                    backlog = tasks.len() == limit;
+                    let claimed_all = backlog && !rate_limited;
                     start_all_claimed(&shared, &queue, tasks, permits);
                     if claimed_all {
                         // There may be more: look again as soon as a slot frees.
@@ -86,6 +86,15 @@ pub(super) async fn run(shared: Arc<Shared>, queue: String) {
         }
     }
     tracing::debug!(queue = %queue, "worker stopped claiming");
+}
+
+/// Whether a worker woken with free slots reads first whether there is anything to claim.
+/// Unless a task was announced ready since the last look, or the last claim filled every slot
+/// it asked for (the queue may well have more), the wake-up may be for nothing to claim (a
+/// slot freed with the queue empty, the poll): a read then spares the claim's write. Otherwise
+/// the claim is made at once, without the read's round trip.
+fn read_first(announced: bool, backlog: bool) -> bool {
+    !announced && !backlog
 }
 
 /// Whether `queue` may have a task to claim; if the store cannot tell, the claim finds out.
@@ -121,5 +130,24 @@ fn start_all_claimed(
                 runtime.ready.notify_one();
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::read_first;
+
+    #[test]
+    fn a_worker_reads_first_only_when_it_has_no_reason_to_expect_a_task() {
+        assert!(
+            read_first(false, false),
+            "a freed slot, the queue possibly empty"
+        );
+        assert!(!read_first(true, false), "a task was announced ready");
+        assert!(
+            !read_first(false, true),
+            "the last claim took all it asked for"
+        );
+        assert!(!read_first(true, true));
     }
 }
