@@ -22,6 +22,8 @@ mod events;
 mod listener;
 mod migrate;
 mod ops;
+#[cfg(test)]
+mod query_plans;
 mod row;
 mod write;
 

@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use deadpool_postgres::{Client, Object};
 use jiff::Timestamp;
 use tokio_postgres::Row;
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{ToSql, Type};
 
 use super::row::millis;
 use crate::model::{Event, EventKind, State, Task};
@@ -95,12 +95,35 @@ impl Write {
     ) -> StoreResult<T> {
         let client = self.client();
         let statement = client.prepare_cached(sql).await?;
+        self.after_begin(run(client, &statement)).await
+    }
+
+    /// Sends `request` (a future that sends when first polled), with `BEGIN` sent just before
+    /// it if this is the write's first statement.
+    async fn after_begin<T>(
+        &self,
+        request: impl Future<Output = Result<T, tokio_postgres::Error>>,
+    ) -> StoreResult<T> {
         if self.begun.swap(true, Ordering::Relaxed) {
-            return Ok(run(client, &statement).await?);
+            return Ok(request.await?);
         }
-        let (begun, value) = tokio::join!(client.batch_execute("BEGIN"), run(client, &statement));
+        let (begun, value) = tokio::join!(self.client().batch_execute("BEGIN"), request);
         begun?;
         Ok(value?)
+    }
+
+    /// The rows of `sql`, planned for the values given each time rather than with a plan
+    /// cached for any values. For statements whose best plan depends on their values and on
+    /// the table's size: a plan cached while the table was small (a new database) would scan
+    /// the whole table for good, until PostgreSQL next analyses it. An unnamed statement, sent
+    /// with its parameters' types: one round trip, like a prepared one.
+    pub(super) async fn query_planned_each_time(
+        &self,
+        sql: &str,
+        params: &[(&(dyn ToSql + Sync), Type)],
+    ) -> StoreResult<Vec<Row>> {
+        self.after_begin(self.client().query_typed(sql, params))
+            .await
     }
 
     /// Prepares the statements of `sqls` on the write's connection (once per connection), so

@@ -11,6 +11,7 @@ use std::collections::HashMap;
 
 use futures_util::future::try_join_all;
 use jiff::Timestamp;
+use tokio_postgres::types::Type;
 use uuid::Uuid;
 
 use super::super::row::{SEQ_COLUMN, millis, task_columns, task_from_row};
@@ -277,14 +278,16 @@ async fn start_attempts(w: &Write, seqs: &[i64], request: &ClaimRequest) -> Stor
         return Ok(Vec::new());
     }
     debug_assert_eq!(Transition::Claim.apply(State::Queued), Ok(State::Running));
+    // Planned for its rows each time: a plan cached for any rows scans the whole table when
+    // it was made while the table was small.
     let rows = w
-        .query(
+        .query_planned_each_time(
             START_ATTEMPTS,
             &[
-                &seqs,
-                &request.node,
-                &millis(request.lease_until),
-                &millis(request.now),
+                (&seqs, Type::INT8_ARRAY),
+                (&request.node, Type::UUID),
+                (&millis(request.lease_until), Type::INT8),
+                (&millis(request.now), Type::INT8),
             ],
         )
         .await?;

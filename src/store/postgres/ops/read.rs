@@ -133,28 +133,30 @@ pub(in crate::store::postgres) async fn counts(
 }
 
 /// The events that `$events` selects (columns renamed so that the task's own are not
-/// shadowed), each with its task as it is now.
+/// shadowed), each with its task as it is now. Each task is looked up by its id (a subquery
+/// with a `LIMIT` is joined as it is written): a join left to the planner was made a scan of
+/// every task, hashed, when its plan was cached while the table was small.
 macro_rules! events_query {
     ($events:literal) => {
         concat!(
-            "SELECT ",
-            task_columns!(),
-            ", event_seq, event_at, event_kind, event_from, event_state FROM (",
+            "SELECT t.*, event_seq, event_at, event_kind, event_from, event_state FROM (",
             $events,
-            ") AS e JOIN tasks ON tasks.id = e.task_id ORDER BY event_seq"
+            ") AS e CROSS JOIN LATERAL (SELECT ",
+            task_columns!(),
+            " FROM tasks WHERE tasks.id = e.task_id LIMIT 1) AS t ORDER BY event_seq"
         )
     };
 }
 
 /// One owner's events after `$1` (index `events_owner`).
-const OWNER_EVENTS: &str = events_query!(
+pub(in crate::store::postgres) const OWNER_EVENTS: &str = events_query!(
     "SELECT seq AS event_seq, at AS event_at, kind AS event_kind, from_state AS event_from,
         state AS event_state, task_id
      FROM events WHERE owner = $3 AND seq > $1 ORDER BY seq LIMIT $2"
 );
 
 /// Everyone's events after `$1`.
-const ALL_EVENTS: &str = events_query!(
+pub(in crate::store::postgres) const ALL_EVENTS: &str = events_query!(
     "SELECT seq AS event_seq, at AS event_at, kind AS event_kind, from_state AS event_from,
         state AS event_state, task_id
      FROM events WHERE seq > $1 ORDER BY seq LIMIT $2"
