@@ -187,6 +187,56 @@ async fn dedup_within_one_batch_answers_the_first_task() {
     .await;
 }
 
+/// A batch that mixes tasks with and without a dedup key is answered in order, one event per
+/// task created, in order too; and owners take turns, each owner's tasks in the order given.
+#[tokio::test]
+async fn a_mixed_batch_is_answered_and_announced_in_order() {
+    each(|store: Arc<dyn Store>| async move {
+        let mut queue = Queue::new("default");
+        queue.concurrency = 10;
+        with_queue(&store, queue).await;
+        let mut events = store.subscribe();
+        let batch = vec![
+            task("a1").owner("ann"),
+            task("k").dedup_key("key", DedupPolicy::Keep),
+            task("a2").owner("ann"),
+            task("b1").owner("bob"),
+            task("a3").owner("ann"),
+            task("k again").dedup_key("key", DedupPolicy::Keep),
+            task("b2").owner("bob"),
+        ];
+        let answers = store.enqueue(batch, t0()).await.unwrap();
+        let names: Vec<(&str, bool)> = answers
+            .iter()
+            .map(|answer| (answer.task.name.as_str(), answer.created))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("a1", true),
+                ("k", true),
+                ("a2", true),
+                ("b1", true),
+                ("a3", true),
+                ("k", false),
+                ("b2", true)
+            ]
+        );
+        let mut announced = Vec::new();
+        for _ in 0..6 {
+            let event = events.recv().await.unwrap();
+            assert_eq!(event.kind, EventKind::Created);
+            announced.push(event.task.name.clone());
+        }
+        assert_eq!(announced, ["a1", "k", "a2", "b1", "a3", "b2"]);
+        // Round by round, each owner's next task; within a round, in the order enqueued.
+        let claimed = store.claim(&request("default", 10, t0())).await.unwrap();
+        let order: Vec<&str> = claimed.iter().map(|task| task.name.as_str()).collect();
+        assert_eq!(order, ["a1", "k", "b1", "a2", "b2", "a3"]);
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn concurrent_enqueues_share_commits_and_refused_ones_leave_the_others_be() {
     each(|store: Arc<dyn Store>| async move {

@@ -4,6 +4,7 @@
 //! never-started task per key, and the insert names it (`ON CONFLICT … DO NOTHING`). An
 //! insert that loses the race finds the winner and answers with it (or debounces it).
 
+use futures_util::future::join_all;
 use jiff::Timestamp;
 
 use super::super::row::{millis, task_columns, task_from_row};
@@ -49,14 +50,39 @@ const INSERT: &str = concat!(
 );
 
 /// Enqueues `tasks` in order.
+///
+/// A task without a dedup key needs no answer from the database before the next one is sent,
+/// so consecutive such tasks are inserted together: their statements travel at once, and
+/// PostgreSQL runs them in the order sent, each taking its fair round after the one before.
+/// (Sent one after the other, a batch of 1,000 cost 1,000 round trips.) A task with a dedup
+/// key looks for its key first, alone.
 pub(in crate::store::postgres) async fn enqueue(
     w: &Write,
     tasks: Vec<NewTask>,
     now: Timestamp,
 ) -> StoreResult<Vec<Enqueued>> {
+    w.prepare(&[INSERT]).await?;
     let mut answers = Vec::with_capacity(tasks.len());
-    for task in tasks {
-        answers.push(enqueue_one(w, task, now).await?);
+    let mut tasks = tasks.into_iter().peekable();
+    while let Some(task) = tasks.next() {
+        if task.dedup_key.is_some() {
+            answers.push(enqueue_one(w, task, now).await?);
+            continue;
+        }
+        let mut together = vec![task];
+        together.extend(std::iter::from_fn(|| {
+            tasks.next_if(|next| next.dedup_key.is_none())
+        }));
+        let inserted = join_all(together.iter().map(|new| insert(w, new, now))).await;
+        for (new, inserted) in together.iter().zip(inserted) {
+            // Without a dedup key, nothing inserted means no such queue.
+            let task = inserted?.ok_or_else(|| StoreError::QueueNotFound(new.queue.clone()))?;
+            w.record(EventKind::Created, None, task.clone(), now);
+            answers.push(Enqueued {
+                task,
+                created: true,
+            });
+        }
     }
     Ok(answers)
 }
