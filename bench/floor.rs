@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Context as _;
-use errand::store::sqlite::Durability;
+use errand::store::sqlite::{Durability, PAGE_SIZE};
 use rusqlite::Connection;
 
 use crate::report::Report;
@@ -71,10 +71,11 @@ fn sqlite(durability: Durability, indexes: usize, commits: usize) -> anyhow::Res
 }
 
 /// A connection with the settings of errand's SQLite connections that bear on a commit
-/// (`store/sqlite/connection.rs`); checkpoints are left out of the commit path, as errand's
-/// checkpointer thread does.
+/// (`store/sqlite/connection.rs`), its page size included; checkpoints are left out of the
+/// commit path.
 fn open(path: &Path, durability: Durability) -> anyhow::Result<Connection> {
     let conn = Connection::open(path).with_context(|| format!("opening {}", path.display()))?;
+    conn.pragma_update(None, "page_size", PAGE_SIZE)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     let synchronous = match durability {
         Durability::Normal => "NORMAL",

@@ -399,3 +399,16 @@ impl Store for PostgresStore {
         self.publisher.subscribe()
     }
 }
+
+/// Options for the unit tests' database (`ERRAND_TEST_DATABASE_URL`), or `None`, saying that
+/// the test is skipped, if it is not set.
+#[cfg(test)]
+fn test_options() -> Option<PostgresOptions> {
+    let url = std::env::var("ERRAND_TEST_DATABASE_URL")
+        .ok()
+        .filter(|url| !url.is_empty());
+    if url.is_none() {
+        eprintln!("skipped: ERRAND_TEST_DATABASE_URL is not set");
+    }
+    url.map(PostgresOptions::new)
+}

@@ -5,7 +5,7 @@
 //! `plan_cache_mode = force_generic_plan` on a new schema, as such a cached plan would be made.
 
 use super::ops::read::{ALL_EVENTS, OWNER_EVENTS};
-use super::{PostgresOptions, connection, migrate};
+use super::{connection, migrate, test_options};
 
 /// The lines of the plan that a cached (generic) plan of `sql` would follow, given `values`.
 async fn generic_plan(client: &tokio_postgres::Client, sql: &str, values: &str) -> String {
@@ -27,15 +27,10 @@ async fn generic_plan(client: &tokio_postgres::Client, sql: &str, values: &str) 
 
 #[tokio::test]
 async fn reading_events_looks_their_tasks_up_by_id_whatever_plan_is_cached() {
-    let Some(url) = std::env::var("ERRAND_TEST_DATABASE_URL")
-        .ok()
-        .filter(|url| !url.is_empty())
-    else {
-        eprintln!("skipped: ERRAND_TEST_DATABASE_URL is not set");
+    let Some(mut options) = test_options() else {
         return;
     };
     let schema = format!("errand_plans_{}", uuid::Uuid::now_v7().simple());
-    let mut options = PostgresOptions::new(url);
     options.schema = Some(schema.clone());
     options.pool_size = 1;
     migrate::migrate(&options).await.unwrap();

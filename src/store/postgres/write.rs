@@ -281,20 +281,15 @@ impl Drop for Write {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::postgres::{PostgresOptions, connection};
+    use crate::store::postgres::{connection, test_options};
 
     /// A write whose future is dropped mid-transaction must not hand its connection back to
     /// the pool with the transaction open (and its row locks held): it closes it.
     #[tokio::test]
     async fn a_write_dropped_mid_transaction_closes_its_connection() {
-        let Some(url) = std::env::var("ERRAND_TEST_DATABASE_URL")
-            .ok()
-            .filter(|url| !url.is_empty())
-        else {
-            eprintln!("skipped: ERRAND_TEST_DATABASE_URL is not set");
+        let Some(mut options) = test_options() else {
             return;
         };
-        let mut options = PostgresOptions::new(url);
         options.pool_size = 2;
         let pool = connection::pool(&options).unwrap();
         let table = format!("errand_write_drop_{}", uuid::Uuid::now_v7().simple());

@@ -19,7 +19,7 @@ use serde_json::Value;
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
-pub use connection::Durability;
+pub use connection::{Durability, PAGE_SIZE};
 pub use migrate::SCHEMA_VERSION;
 
 use self::readers::Readers;

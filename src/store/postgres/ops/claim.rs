@@ -274,8 +274,22 @@ const START_ATTEMPTS: &str = concat!(
 /// `queued → running` for the tasks of rows `seqs` (selected as `queued` by the claim, their
 /// rows locked), in one statement; answers them, and records their events, in that order.
 async fn start_attempts(w: &Write, seqs: &[i64], request: &ClaimRequest) -> StoreResult<Vec<Task>> {
-    if seqs.is_empty() {
-        return Ok(Vec::new());
+    match seqs {
+        [] => return Ok(Vec::new()),
+        // One task, by its key: a cached plan is as good as any, and costs no planning.
+        [seq] => {
+            let task = start_attempt(
+                w,
+                *seq,
+                State::Queued,
+                request.node,
+                request.lease_until,
+                request.now,
+            )
+            .await?;
+            return Ok(vec![task]);
+        }
+        _ => {}
     }
     debug_assert_eq!(Transition::Claim.apply(State::Queued), Ok(State::Running));
     // Planned for its rows each time: a plan cached for any rows scans the whole table when
