@@ -187,7 +187,7 @@ pub(in crate::store::sqlite) fn transition_current(
     let task = batch
         .tx
         .prepare_cached(TASK_BY_ID)?
-        .query_row([id_bytes(lease.id)], task_from_row)?;
+        .query_row([&id], task_from_row)?;
     record_event(
         batch,
         EventKind::StateChanged,
