@@ -27,11 +27,18 @@ pub const PAGE_SIZE: u32 = 1024;
 
 /// Opens `path` (creating it) in WAL mode with the settings all errand connections share.
 pub(super) fn open(path: &Path, durability: Durability) -> rusqlite::Result<Connection> {
-    let conn = Connection::open_with_flags(
+    let vfs = super::vfs::register().map_err(|code| {
+        rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(code),
+            Some("could not register errand's SQLite VFS".into()),
+        )
+    })?;
+    let conn = Connection::open_with_flags_and_vfs(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        vfs,
     )?;
     // Another process (a second errand, a backup) may hold the write lock for a moment.
     conn.busy_timeout(Duration::from_secs(5))?;

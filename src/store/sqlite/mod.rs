@@ -8,6 +8,7 @@ mod ops;
 mod query_plans;
 mod readers;
 mod row;
+mod vfs;
 mod writer;
 
 use std::path::{Path, PathBuf};
