@@ -3,7 +3,7 @@
 //! SQLite writes a commit's pages to the WAL one frame at a time, and each frame in two
 //! `pwrite`s: its 24-byte header, then the page. A commit of a task's change of state writes
 //! about ten frames, so twenty system calls, each through the kernel's whole buffered-write
-//! path for a few bytes: in W1 that was a fifth of the writer thread's time (BENCHMARKS.md).
+//! path for a few bytes: in W1 that was a quarter of the writer thread's time (BENCHMARKS.md).
 //!
 //! This VFS is the platform's default one with the WAL file wrapped: writes that follow each
 //! other in the file are gathered in memory and written together, in one `pwrite`, as soon as
