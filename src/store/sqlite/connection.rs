@@ -27,19 +27,37 @@ pub const PAGE_SIZE: u32 = 1024;
 
 /// Opens `path` (creating it) in WAL mode with the settings all errand connections share.
 pub(super) fn open(path: &Path, durability: Durability) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_with_flags(path, open_flags())?;
+    configure(conn, durability)
+}
+
+/// Opens `path` for the store's one writer: as [`open`], through the VFS that writes each
+/// commit's log in one system call (`vfs.rs`), and with cache spills off, which that VFS
+/// requires: a transaction larger than the page cache keeps its pages in memory until it
+/// commits rather than writing some to the log before (the writer's batches are bounded).
+pub(super) fn open_writer(path: &Path, durability: Durability) -> rusqlite::Result<Connection> {
     let vfs = super::vfs::register().map_err(|code| {
         rusqlite::Error::SqliteFailure(
             rusqlite::ffi::Error::new(code),
             Some("could not register errand's SQLite VFS".into()),
         )
     })?;
-    let conn = Connection::open_with_flags_and_vfs(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        vfs,
+    let conn = configure(
+        Connection::open_with_flags_and_vfs(path, open_flags(), vfs)?,
+        durability,
     )?;
+    conn.pragma_update(None, "cache_spill", false)?;
+    Ok(conn)
+}
+
+fn open_flags() -> OpenFlags {
+    OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+}
+
+/// Applies the settings every errand connection shares.
+fn configure(conn: Connection, durability: Durability) -> rusqlite::Result<Connection> {
     // Another process (a second errand, a backup) may hold the write lock for a moment.
     conn.busy_timeout(Duration::from_secs(5))?;
     // Set before anything is written; an existing database keeps the page size it was made with.

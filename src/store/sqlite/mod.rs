@@ -53,11 +53,11 @@ impl SqliteStore {
     /// Opens the database at `path` with the given durability.
     pub fn open_with(path: impl AsRef<Path>, durability: Durability) -> StoreResult<SqliteStore> {
         let path = path.as_ref().to_path_buf();
-        let mut conn = connection::open(&path, durability)?;
-        let applied = migrate::migrate(&mut conn)?;
+        let applied = Self::migrate(&path)?;
         if !applied.is_empty() {
             tracing::info!(path = %path.display(), versions = ?applied, "migrated the database");
         }
+        let conn = connection::open_writer(&path, durability)?;
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         let writer = Writer::spawn(conn, events.clone())?;
         Ok(SqliteStore {
