@@ -325,57 +325,25 @@ unsafe extern "C" fn write(
     }
 }
 
-unsafe extern "C" fn truncate(file: *mut ffi::sqlite3_file, size: i64) -> c_int {
-    settled_call!(file, xTruncate(size))
+/// Defines a method of the wrapped WAL file that writes what is gathered, then forwards the
+/// call to the default VFS's file.
+macro_rules! settled_method {
+    ($name:ident, $method:ident ( $($arg:ident : $ty:ty),* )) => {
+        unsafe extern "C" fn $name(file: *mut ffi::sqlite3_file $(, $arg: $ty)*) -> c_int {
+            settled_call!(file, $method($($arg),*))
+        }
+    };
 }
 
-unsafe extern "C" fn sync(file: *mut ffi::sqlite3_file, flags: c_int) -> c_int {
-    settled_call!(file, xSync(flags))
-}
-
-unsafe extern "C" fn file_size(file: *mut ffi::sqlite3_file, size: *mut i64) -> c_int {
-    settled_call!(file, xFileSize(size))
-}
-
-unsafe extern "C" fn lock(file: *mut ffi::sqlite3_file, level: c_int) -> c_int {
-    settled_call!(file, xLock(level))
-}
-
-unsafe extern "C" fn unlock(file: *mut ffi::sqlite3_file, level: c_int) -> c_int {
-    settled_call!(file, xUnlock(level))
-}
-
-unsafe extern "C" fn check_reserved_lock(file: *mut ffi::sqlite3_file, out: *mut c_int) -> c_int {
-    settled_call!(file, xCheckReservedLock(out))
-}
-
-unsafe extern "C" fn file_control(
-    file: *mut ffi::sqlite3_file,
-    op: c_int,
-    arg: *mut c_void,
-) -> c_int {
-    settled_call!(file, xFileControl(op, arg))
-}
-
-unsafe extern "C" fn sector_size(file: *mut ffi::sqlite3_file) -> c_int {
-    // SAFETY: a file `open` made; the default file answers without touching the file.
-    unsafe {
-        let inner = (*file.cast::<WalFile>()).inner;
-        ((*(*inner).pMethods)
-            .xSectorSize
-            .expect("every VFS file has a sector size"))(inner)
-    }
-}
-
-unsafe extern "C" fn device_characteristics(file: *mut ffi::sqlite3_file) -> c_int {
-    // SAFETY: as for `sector_size`.
-    unsafe {
-        let inner = (*file.cast::<WalFile>()).inner;
-        ((*(*inner).pMethods)
-            .xDeviceCharacteristics
-            .expect("every VFS file has characteristics"))(inner)
-    }
-}
+settled_method!(truncate, xTruncate(size: i64));
+settled_method!(sync, xSync(flags: c_int));
+settled_method!(file_size, xFileSize(size: *mut i64));
+settled_method!(lock, xLock(level: c_int));
+settled_method!(unlock, xUnlock(level: c_int));
+settled_method!(check_reserved_lock, xCheckReservedLock(out: *mut c_int));
+settled_method!(file_control, xFileControl(op: c_int, arg: *mut c_void));
+settled_method!(sector_size, xSectorSize());
+settled_method!(device_characteristics, xDeviceCharacteristics());
 
 #[cfg(test)]
 mod tests {
