@@ -39,9 +39,9 @@ pub(super) const NAME: &CStr = c"errand-wal-gather";
 const FRAME_HEADER: usize = 24;
 /// The WAL file's own header.
 const WAL_HEADER: i64 = 32;
-/// Above this many bytes gathered, they are written whatever comes next (a transaction larger
-/// than the page cache spills frames before its commit); also the most written in one call,
-/// since the default VFS writes at most 128 KiB less one byte per call.
+/// Above this many bytes gathered, they are written whatever comes next (a large commit goes
+/// out in parts of this size); also the most written in one call, since the default VFS
+/// writes at most 128 KiB less one byte per call.
 const MAX_GATHERED: usize = 64 * 1024;
 
 /// Registers the VFS (once per process) and answers its name, or SQLite's error code.
