@@ -44,9 +44,19 @@ const WAL_HEADER: i64 = 32;
 /// writes at most 128 KiB less one byte per call.
 const MAX_GATHERED: usize = 64 * 1024;
 
+/// The platform's default VFS, which this one wraps.
+#[derive(Clone, Copy)]
+struct DefaultVfs(*mut ffi::sqlite3_vfs);
+// SAFETY: SQLite's VFS objects are immutable once registered and safe to call from any thread.
+unsafe impl Send for DefaultVfs {}
+// SAFETY: as above.
+unsafe impl Sync for DefaultVfs {}
+
+/// The default VFS once this one is registered, or SQLite's error code if it could not be.
+static REGISTERED: OnceLock<Result<DefaultVfs, c_int>> = OnceLock::new();
+
 /// Registers the VFS (once per process) and answers its name, or SQLite's error code.
 pub(super) fn register() -> Result<&'static CStr, c_int> {
-    static REGISTERED: OnceLock<Result<(), c_int>> = OnceLock::new();
     (*REGISTERED.get_or_init(|| {
         // SAFETY: SQLite is initialised by `sqlite3_vfs_find`; the default VFS lives as
         // long as the process, and the registered copy is leaked, so it does too.
@@ -65,32 +75,20 @@ pub(super) fn register() -> Result<&'static CStr, c_int> {
                 pNext: std::ptr::null_mut(),
                 ..*default
             }));
-            if DEFAULT.set(DefaultVfs(default)).is_err() {
-                return Err(ffi::SQLITE_MISUSE);
-            }
             match ffi::sqlite3_vfs_register(vfs, 0) {
-                ffi::SQLITE_OK => Ok(()),
+                ffi::SQLITE_OK => Ok(DefaultVfs(default)),
                 code => Err(code),
             }
         }
     }))
-    .map(|()| NAME)
+    .map(|_| NAME)
 }
 
-/// The platform's default VFS, which this one wraps.
-struct DefaultVfs(*mut ffi::sqlite3_vfs);
-// SAFETY: SQLite's VFS objects are immutable once registered and safe to call from any thread.
-unsafe impl Send for DefaultVfs {}
-// SAFETY: as above.
-unsafe impl Sync for DefaultVfs {}
-
-static DEFAULT: OnceLock<DefaultVfs> = OnceLock::new();
-
 fn default_vfs() -> *mut ffi::sqlite3_vfs {
-    DEFAULT
-        .get()
-        .expect("the VFS is registered before it opens files")
-        .0
+    match REGISTERED.get() {
+        Some(Ok(default)) => default.0,
+        _ => unreachable!("SQLite opens files through this VFS only once it is registered"),
+    }
 }
 
 /// A WAL file: SQLite's file object for this VFS, followed in the same allocation by the
@@ -342,8 +340,25 @@ settled_method!(lock, xLock(level: c_int));
 settled_method!(unlock, xUnlock(level: c_int));
 settled_method!(check_reserved_lock, xCheckReservedLock(out: *mut c_int));
 settled_method!(file_control, xFileControl(op: c_int, arg: *mut c_void));
-settled_method!(sector_size, xSectorSize());
-settled_method!(device_characteristics, xDeviceCharacteristics());
+
+/// Defines a method of the wrapped WAL file that answers a property of the default VFS's file
+/// (not an error code, so nothing is written first).
+macro_rules! property_method {
+    ($name:ident, $method:ident) => {
+        unsafe extern "C" fn $name(file: *mut ffi::sqlite3_file) -> c_int {
+            // SAFETY: a file `open` made, until `xClose`.
+            unsafe {
+                let inner = (*file.cast::<WalFile>()).inner;
+                ((*(*inner).pMethods)
+                    .$method
+                    .expect(concat!("the default VFS has ", stringify!($method))))(inner)
+            }
+        }
+    };
+}
+
+property_method!(sector_size, xSectorSize);
+property_method!(device_characteristics, xDeviceCharacteristics);
 
 #[cfg(test)]
 mod tests {
