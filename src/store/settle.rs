@@ -7,7 +7,9 @@ use jiff::Timestamp;
 use serde_json::Value;
 
 use super::Outcome;
-use crate::model::{ErrorInfo, Executor, Payload, State, TaskId, Transition};
+use crate::model::{
+    ErrorInfo, Executor, Links, NewTask, Payload, Progress, State, Task, TaskId, Transition,
+};
 use crate::store::{StoreError, StoreResult};
 
 /// The columns a transition may set besides the state. `None` keeps what is there.
@@ -196,6 +198,58 @@ pub(crate) fn rescue(
         ..Change::default()
     };
     (transition, change)
+}
+
+/// The task that enqueueing `new` creates, as the store holds it right after the insert (its
+/// times to the millisecond, as stored), built without reading the row back.
+pub(crate) fn created_task(
+    new: &NewTask,
+    state: State,
+    max_attempts: u32,
+    scheduled_for: Timestamp,
+    now: Timestamp,
+) -> Task {
+    let stored = |at: Timestamp| Timestamp::from_millisecond(at.as_millisecond()).unwrap_or(at);
+    let timeout = new.timeout.map(|timeout| {
+        let millis = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+        std::time::Duration::from_millis(millis)
+    });
+    Task {
+        id: new.id,
+        name: new.name.clone(),
+        queue: new.queue.clone(),
+        owner: new.owner.clone(),
+        title: new.title.clone(),
+        description: new.description.clone(),
+        executor: new.executor.clone(),
+        state,
+        progress: Progress::default(),
+        links: Links {
+            return_url: new.return_url.clone(),
+            ..Links::default()
+        },
+        error: None,
+        result: None,
+        attempt: 0,
+        max_attempts,
+        priority: new.priority,
+        created_at: stored(now),
+        scheduled_for: stored(scheduled_for),
+        started_at: None,
+        finished_at: None,
+        dismissed: false,
+        context: new.context.clone(),
+        ordering_key: new.ordering_key.clone(),
+        dedup_key: new.dedup_key.clone(),
+        cancel_requested: false,
+        input: None,
+        payload: new.payload.clone(),
+        timeout,
+        expires_at: new.expires_at.map(stored),
+        fence: 0,
+        sealed_headers: new.sealed_headers.clone(),
+        reported: false,
+    }
 }
 
 /// The columns an executor is stored in: its handler, or its target and path.

@@ -102,7 +102,7 @@ impl Store for SqliteStore {
 
     async fn enqueue(&self, tasks: Vec<NewTask>, now: Timestamp) -> StoreResult<Vec<Enqueued>> {
         self.writer
-            .write(move |batch| ops::enqueue::enqueue(batch, tasks.clone(), now))
+            .write(move |batch| ops::enqueue::enqueue(batch, &tasks, now))
             .await
     }
 
@@ -115,7 +115,7 @@ impl Store for SqliteStore {
     ) -> StoreResult<Vec<Enqueued>> {
         self.writer
             .write(move |batch| {
-                let mut enqueued = ops::enqueue::enqueue(batch, tasks.clone(), now)?;
+                let mut enqueued = ops::enqueue::enqueue(batch, &tasks, now)?;
                 for answer in enqueued.iter_mut().filter(|answer| answer.created) {
                     if let Some(claimed) =
                         ops::claim::claim_inline(batch, &answer.task, node, lease_until, now)?

@@ -1,8 +1,9 @@
 //! Enqueueing: ready and scheduled tasks, unknown queues, dedup under `keep` and `debounce`.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use errand::model::{DedupPolicy, EventKind, Payload, Queue, State};
+use errand::model::{DedupPolicy, EventKind, Executor, Payload, Queue, State};
 use errand::store::{Outcome, Store, StoreError};
 use serde_json::json;
 
@@ -46,6 +47,47 @@ async fn enqueue_stores_ready_and_scheduled_tasks_with_one_event_each() {
         assert_eq!(
             (past[0].state, past[0].scheduled_for),
             (State::Queued, at(10))
+        );
+    })
+    .await;
+}
+
+/// What an enqueue answers is the task as stored, every field of it: times to the
+/// millisecond, JSON as read back, the executor and the sealed credentials.
+#[tokio::test]
+async fn an_enqueue_answers_each_task_exactly_as_stored() {
+    each(|store: Arc<dyn Store>| async move {
+        with_queue(&store, Queue::new("default")).await;
+        // Sub-millisecond times, which the stores keep to the millisecond.
+        let now = t0() + Duration::from_micros(1_234_567);
+        let mut full = task("full")
+            .owner("ann")
+            .title("Publishing 3 items")
+            .description("from /news")
+            .json(json!({"items": [1, 2.5, -3], "deep": {"ok": true, "none": null}}))
+            .priority(7)
+            .timeout(Duration::from_micros(2_500_700))
+            .ordering_key("folder-1")
+            .dedup_key("publish-1", DedupPolicy::Keep)
+            .context(json!({"refresh": ["#listing"]}))
+            .return_url("/news")
+            .executor(Executor::Http {
+                target: "app".into(),
+                path: "/tasks/publish".into(),
+            });
+        full.expires_at = Some(now + Duration::from_micros(3_600_000_999));
+        full.sealed_headers = Some(vec![9, 8, 7]);
+        let later = task("later")
+            .run_at(now + Duration::from_micros(60_000_500))
+            .bytes(vec![0, 255]);
+        let answered = put(&store, vec![full, later, task("plain")], now).await;
+        for task in &answered {
+            let stored = store.get(task.id).await.unwrap().unwrap();
+            assert_eq!(&stored, task, "{} as answered and as stored", task.name);
+        }
+        assert_eq!(
+            answered[1].scheduled_for,
+            t0() + Duration::from_millis(61_235)
         );
     })
     .await;

@@ -7,7 +7,7 @@ use super::super::row::{id_bytes, json_text, millis, record_event};
 use super::super::writer::Batch;
 use super::change::{self, Change};
 use crate::model::{DedupPolicy, EventKind, NewTask, State, Task, Transition};
-use crate::store::settle::{executor_columns, payload_columns};
+use crate::store::settle::{created_task, executor_columns, payload_columns};
 use crate::store::{Enqueued, StoreError, StoreResult};
 
 /// The task of a dedup key that has never started (unique index `tasks_dedup_pending`).
@@ -33,18 +33,18 @@ pub(in crate::store::sqlite) const INSERT_TASK: &str =
 /// Enqueues `tasks` in order.
 pub(in crate::store::sqlite) fn enqueue(
     batch: &mut Batch<'_>,
-    tasks: Vec<NewTask>,
+    tasks: &[NewTask],
     now: Timestamp,
 ) -> StoreResult<Vec<Enqueued>> {
     tasks
-        .into_iter()
+        .iter()
         .map(|task| enqueue_one(batch, task, now))
         .collect()
 }
 
-fn enqueue_one(batch: &mut Batch<'_>, new: NewTask, now: Timestamp) -> StoreResult<Enqueued> {
+fn enqueue_one(batch: &mut Batch<'_>, new: &NewTask, now: Timestamp) -> StoreResult<Enqueued> {
     if let Some(key) = &new.dedup_key
-        && let Some(existing) = dedup_hit(batch, key, &new, now)?
+        && let Some(existing) = dedup_hit(batch, key, new, now)?
     {
         return Ok(Enqueued {
             task: existing,
@@ -101,8 +101,8 @@ fn enqueue_one(batch: &mut Batch<'_>, new: NewTask, now: Timestamp) -> StoreResu
         new.return_url,
         new.sealed_headers,
     ])?;
-    // Read back rather than `RETURNING`, which builds a temporary table on every run.
-    let task = change::fetch(batch, batch.tx.last_insert_rowid())?;
+    // Built from what was inserted rather than read back.
+    let task = created_task(new, state, max_attempts, scheduled_for, now);
     record_event(batch, EventKind::Created, None, task.clone(), now)?;
     Ok(Enqueued {
         task,
