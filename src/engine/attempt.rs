@@ -15,6 +15,7 @@ use tokio::time::Instant;
 use super::Shared;
 use super::backoff::retry_delay;
 use super::inflight::{Stop, StopReason};
+use super::worker::Slot;
 use crate::model::{ErrorInfo, Executor, Queue, State, Task};
 use crate::run::http::Dispatched;
 use crate::run::{Retry, TaskContext, TaskError, TaskOutput};
@@ -60,10 +61,12 @@ enum Next {
 
 /// Registers a claimed attempt with the node (so that a drain or a cancellation reaches it from
 /// now on) and answers the future that runs it to its end and records the outcome, with the
-/// task as stored afterwards if the outcome was recorded.
+/// task as stored afterwards if the outcome was recorded. The attempt holds `slot` (none for an
+/// inline run) until its outcome's write is queued, or to its end.
 pub(super) fn start(
     shared: &Arc<Shared>,
     task: Task,
+    slot: Option<Slot>,
 ) -> impl Future<Output = Option<Task>> + Send + 'static {
     let lease = Lease {
         id: task.id,
@@ -75,7 +78,7 @@ pub(super) fn start(
         let next = execute(&shared, task, &stop).await;
         stop.mark_ending();
         let stored = match next {
-            Some(Next::Record(outcome)) => record(&shared, lease, outcome).await,
+            Some(Next::Record(outcome)) => record(&shared, lease, outcome, slot).await,
             Some(Next::AwaitReports) => {
                 // No longer this node's to renew (a renewal would find it lost).
                 shared.inflight.remove(lease);
@@ -128,8 +131,14 @@ async fn hand_over(shared: &Shared, lease: Lease) {
     }
 }
 
-async fn record(shared: &Shared, lease: Lease, outcome: Outcome) -> Option<Task> {
-    match shared.store.finish(lease, outcome, Timestamp::now()).await {
+async fn record(
+    shared: &Shared,
+    lease: Lease,
+    outcome: Outcome,
+    slot: Option<Slot>,
+) -> Option<Task> {
+    let finish = shared.store.finish(lease, outcome, Timestamp::now());
+    match freeing_when_queued(finish, slot).await {
         Ok(task) => {
             match (&task.state, &task.error) {
                 (State::Succeeded, _) | (_, None) => {
@@ -152,6 +161,23 @@ async fn record(shared: &Shared, lease: Lease, outcome: Outcome) -> Option<Task>
             None
         }
     }
+}
+
+/// Awaits `write`, dropping `slot` right after `write` is first polled: the stores queue a write
+/// for their writer (SQLite) or their commit group (PostgreSQL) when it is first polled. The
+/// claim that fills the slot is then queued behind the outcome, joins the same commit and finds
+/// the slot free there, rather than wait for the next one. (Were the claim to go first, it would
+/// find the slot still taken; the outcome's event wakes the worker again once committed.) The
+/// run is over: the node never runs more handlers than it has slots.
+async fn freeing_when_queued<T, S>(write: impl Future<Output = T>, slot: S) -> T {
+    let mut write = std::pin::pin!(write);
+    let mut slot = Some(slot);
+    std::future::poll_fn(|cx| {
+        let polled = write.as_mut().poll(cx);
+        drop(slot.take());
+        polled
+    })
+    .await
 }
 
 /// Runs the task; answers what follows (`None`: nothing, the lease is gone).
@@ -342,4 +368,47 @@ fn panicked(join: JoinError) -> TaskError {
         Err(join) => join.to_string(),
     };
     TaskError::new("the handler panicked").detail(detail)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::task::{Context, Poll, Waker};
+
+    use super::*;
+
+    struct SetOnDrop(Arc<AtomicBool>);
+
+    impl Drop for SetOnDrop {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+
+    /// The slot is freed once the outcome's write is queued (first polled), not once it is
+    /// committed (ready).
+    #[test]
+    fn the_slot_is_freed_once_the_write_is_first_polled_while_it_is_pending() {
+        let dropped = Arc::new(AtomicBool::new(false));
+        let (commit, committed) = tokio::sync::oneshot::channel::<u32>();
+        let polls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = Arc::clone(&polls);
+        let write = async move {
+            counted.fetch_add(1, Ordering::SeqCst);
+            committed.await.unwrap()
+        };
+        let held = SetOnDrop(Arc::clone(&dropped));
+        let mut waiting = std::pin::pin!(freeing_when_queued(write, held));
+        let mut cx = Context::from_waker(Waker::noop());
+
+        assert!(waiting.as_mut().poll(&mut cx).is_pending());
+        assert_eq!(polls.load(Ordering::SeqCst), 1, "the work was polled");
+        assert!(
+            dropped.load(Ordering::SeqCst),
+            "dropped while the work is pending"
+        );
+
+        commit.send(7).unwrap();
+        assert_eq!(waiting.as_mut().poll(&mut cx), Poll::Ready(7));
+    }
 }

@@ -200,7 +200,7 @@ impl Engine {
             .enumerate()
             .filter(|(_, answer)| answer.created && answer.task.state == State::Running)
             .map(|(index, answer)| {
-                let attempt = attempt::start(&self.shared, answer.task.clone());
+                let attempt = attempt::start(&self.shared, answer.task.clone(), None);
                 (index, self.shared.attempts.spawn(attempt))
             })
             .collect();

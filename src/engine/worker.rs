@@ -109,8 +109,8 @@ fn take_slots(slots: &Arc<Semaphore>, wanted: usize) -> Vec<OwnedSemaphorePermit
         .collect()
 }
 
-/// Runs each task claimed for `queue` in a slot of `permits` (at least one each), which frees
-/// when its attempt ends and wakes the queue's worker. The slots left over are given back.
+/// Runs each task claimed for `queue` in a slot of `permits` (at least one each), which its
+/// attempt frees once its run is over (see [`Slot`]). The slots left over are given back.
 fn start_all_claimed(
     shared: &Arc<Shared>,
     queue: &str,
@@ -120,16 +120,32 @@ fn start_all_claimed(
     debug_assert!(tasks.len() <= permits.len());
     for (task, permit) in tasks.into_iter().zip(permits) {
         tracing::debug!(task = %task.id, name = %task.name, attempt = task.attempt, "claimed");
-        let attempt = attempt::start(shared, task);
-        let attempt_shared = Arc::clone(shared);
-        let queue = queue.to_owned();
-        shared.attempts.spawn(async move {
-            attempt.await;
-            drop(permit);
-            if let Some(runtime) = attempt_shared.queues.get(&queue) {
-                runtime.ready.notify_one();
-            }
-        });
+        let slot = Slot {
+            permit: Some(permit),
+            shared: Arc::clone(shared),
+            queue: queue.to_owned(),
+        };
+        shared
+            .attempts
+            .spawn(attempt::start(shared, task, Some(slot)));
+    }
+}
+
+/// One of this node's slots of a queue, held by an attempt. Dropping it frees the slot and
+/// wakes the queue's worker to fill it.
+pub(super) struct Slot {
+    permit: Option<OwnedSemaphorePermit>,
+    shared: Arc<Shared>,
+    queue: String,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        // Freed before the worker is woken, so that it finds the slot free.
+        drop(self.permit.take());
+        if let Some(runtime) = self.shared.queues.get(&self.queue) {
+            runtime.ready.notify_one();
+        }
     }
 }
 
