@@ -167,8 +167,8 @@ async fn record(
 /// for their writer (SQLite) or their commit group (PostgreSQL) when it is first polled. The
 /// claim that fills the slot is then queued behind the outcome, joins the same commit and finds
 /// the slot free there, rather than wait for the next one. (Were the claim to go first, it would
-/// find the slot still taken; the outcome's event wakes the worker again once committed.) The
-/// run is over: the node never runs more handlers than it has slots.
+/// count the task as still running; the outcome's event wakes the worker again once committed.)
+/// The run is over: the node never runs more handlers than it has slots.
 async fn freeing_when_queued<T, S>(write: impl Future<Output = T>, slot: S) -> T {
     let mut write = std::pin::pin!(write);
     let mut slot = Some(slot);
@@ -372,7 +372,7 @@ fn panicked(join: JoinError) -> TaskError {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::task::{Context, Poll, Waker};
 
     use super::*;
@@ -391,7 +391,7 @@ mod tests {
     fn the_slot_is_freed_once_the_write_is_first_polled_while_it_is_pending() {
         let dropped = Arc::new(AtomicBool::new(false));
         let (commit, committed) = tokio::sync::oneshot::channel::<u32>();
-        let polls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let polls = Arc::new(AtomicUsize::new(0));
         let counted = Arc::clone(&polls);
         let write = async move {
             counted.fetch_add(1, Ordering::SeqCst);
