@@ -1,6 +1,7 @@
 //! Between rows and the model: the task's columns, conversions of times, ids and JSON, and the
 //! event log.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -208,12 +209,12 @@ pub(super) fn record_event(
             task.state.as_str(),
             from.map(State::as_str),
         ])?;
-    batch.events.push(Event {
+    batch.events.push(Arc::new(Event {
         seq: batch.tx.last_insert_rowid(),
         at: now,
         kind,
         from,
         task,
-    });
+    }));
     Ok(())
 }

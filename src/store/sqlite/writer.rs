@@ -41,8 +41,9 @@ const CHECKPOINT_BYTES: i64 = 16 * 1024 * 1024;
 pub(super) struct Batch<'a> {
     /// The batch's transaction, positioned inside the write's own savepoint.
     pub tx: &'a Transaction<'a>,
-    /// Events recorded by the writes of this batch, published after the commit.
-    pub events: Vec<Event>,
+    /// Events recorded by the writes of this batch, published after the commit. Each is
+    /// allocated once, as it is published: growing the batch moves pointers, not events.
+    pub events: Vec<Arc<Event>>,
 }
 
 /// What became of a write run in a batch.
@@ -239,7 +240,7 @@ fn commit_and_reply(
             Ok(Committed::All(batch_events)) => {
                 for event in batch_events {
                     // No subscriber is not an error.
-                    let _ = events.send(Arc::new(event));
+                    let _ = events.send(event);
                 }
                 for job in jobs {
                     job.reply(Ok(()));
@@ -267,7 +268,7 @@ fn commit_and_reply(
 /// What became of a batch.
 enum Committed {
     /// Committed, with these events.
-    All(Vec<Event>),
+    All(Vec<Arc<Event>>),
     /// Rolled back because the write at this index failed midway.
     NoneFor(usize),
 }
