@@ -39,10 +39,10 @@ const CHECKPOINT_BYTES: i64 = 16 * 1024 * 1024;
 
 /// What a write sees: the open transaction, and the events it has recorded.
 pub(super) struct Batch<'a> {
-    /// The batch's transaction, positioned inside the write's own savepoint.
+    /// The batch's transaction.
     pub tx: &'a Transaction<'a>,
     /// Events recorded by the writes of this batch, published after the commit. Each is
-    /// allocated once, as it is published: growing the batch moves pointers, not events.
+    /// allocated once, when it is recorded, and published as it is.
     pub events: Vec<Arc<Event>>,
 }
 
