@@ -3,16 +3,16 @@
 //! - Each event carries the store's sequence number as its id; `Last-Event-ID` (or `?since=`)
 //!   resumes from the stored events without a gap, then follows the live stream. A stream
 //!   opened without either starts now, with a `ready` event whose id is the latest number.
-//! - A user token sees its owner's events only (filtered here, on the server); a key with
-//!   `read` sees all, or one owner's with `?owner=`.
-//! - A slow client never holds the engine back: the live stream is a bounded broadcast, and a
+//! - A user token sees its owner's events only (routed on the server, `fanout.rs`: a stream is
+//!   woken by the events it shows, not by every event); a key with `read` sees all, or one
+//!   owner's with `?owner=`.
+//! - A slow client never holds the engine back: each stream's live queue is bounded, and a
 //!   client that falls behind gets a `resync` event, after which it refetches what it shows.
 //! - A comment every 15 s keeps proxies from closing an idle stream, and every stream ends
 //!   when the server shuts down (open streams would otherwise hold the shutdown).
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
@@ -21,11 +21,11 @@ use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use futures_util::Stream;
 use serde::Deserialize;
 use serde_json::json;
-use tokio::sync::broadcast::{self, error::RecvError};
 
 use super::ApiState;
 use super::caller::Caller;
 use super::error::{ApiError, ApiQuery};
+use super::fanout::{Received, Subscription};
 use crate::auth::Scope;
 use crate::metrics::StreamGuard;
 use crate::model::Event;
@@ -91,7 +91,7 @@ pub(super) async fn stream(
     };
     // Subscribed before anything is read, so that nothing falls between the stored events
     // and the live ones.
-    let live = state.engine().subscribe();
+    let live = state.fanout.subscribe(owner.as_deref());
     let (after, hello) = match since {
         Some(after) => (after.max(0), None),
         None => {
@@ -122,7 +122,8 @@ pub(super) async fn stream(
 struct Feed {
     state: ApiState,
     owner: Option<String>,
-    live: broadcast::Receiver<Arc<Event>>,
+    /// The live events this stream shows.
+    live: Subscription,
     backlog: VecDeque<Event>,
     /// The last event number sent (or the one the client resumes after).
     after: i64,
@@ -171,23 +172,17 @@ impl Feed {
                 received = self.live.recv() => received,
             };
             match received {
-                Ok(event) if event.seq > self.after && self.visible(&event) => {
+                // Already sent if the stream read it from the store.
+                Received::Event(event) if event.seq > self.after => {
                     self.after = event.seq;
                     return Some(task_event(&event));
                 }
-                Ok(_) => {}
-                Err(RecvError::Lagged(_)) => {
+                Received::Event(_) => {}
+                Received::Lagged => {
                     return Some(SseEvent::default().event("resync").data("{}"));
                 }
-                Err(RecvError::Closed) => return None,
+                Received::Closed => return None,
             }
-        }
-    }
-
-    fn visible(&self, event: &Event) -> bool {
-        match &self.owner {
-            Some(owner) => event.task.owner.as_deref() == Some(owner.as_str()),
-            None => true,
         }
     }
 }

@@ -4,6 +4,7 @@
 //! - `error.rs`: the one mapping from errors to `{"error": {"code", "message"}}` answers.
 //! - `wire.rs`: request and answer bodies.
 //! - `tasks.rs` (enqueue, read, long-poll), `events.rs` (the Server-Sent Events stream),
+//!   `fanout.rs` (each event handed to the streams that show it),
 //!   `actions.rs` (cancel, retry, dismiss, resume),
 //!   `reports.rs` (the application's start, progress and outcome), `queues.rs`, `tokens.rs`,
 //!   `health.rs` (`/healthz`, `/readyz`, `/metrics`, self-test).
@@ -14,6 +15,7 @@ mod actions;
 mod caller;
 mod error;
 mod events;
+mod fanout;
 mod health;
 mod openapi;
 mod queues;
@@ -71,6 +73,7 @@ pub struct ApiSettings {
 #[derive(Clone)]
 pub struct ApiState {
     inner: Arc<ApiSettings>,
+    fanout: Arc<fanout::Fanout>,
 }
 
 impl ApiState {
@@ -217,6 +220,7 @@ pub fn router(settings: ApiSettings) -> Router {
         user_tokens: settings.user_tokens.clone(),
     });
     let state = ApiState {
+        fanout: Arc::new(fanout::Fanout::new(settings.engine.clone())),
         inner: Arc::new(settings),
     };
     let mut router = Router::new();

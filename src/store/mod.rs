@@ -9,7 +9,7 @@
 
 mod error;
 pub mod postgres;
-mod settle;
+pub(crate) mod settle;
 pub mod sqlite;
 
 use std::sync::Arc;
