@@ -7,6 +7,9 @@
 //! - The latency of each delivery is measured as in the push workload (from the engine
 //!   publishing `succeeded` to the client reading it); each run records its p50, p99 and max
 //!   over all deliveries.
+//! - The process's CPU time while the tasks run and their events are delivered (from the first
+//!   enqueue to the last delivery) is recorded as a share of one core: what the open streams
+//!   cost beside the tasks themselves.
 //! - The process's RSS (`VmRSS`) is taken before the clients connect and with them connected
 //!   after the tasks, in the first run only (memory a run frees stays mapped in the process;
 //!   so does what earlier workloads left: run `fanout` alone for its RSS). Both sides of every
@@ -26,7 +29,7 @@ use crate::drain::NOOP;
 use crate::push::{SAMPLE_LIMIT, http_client, millis, start, stream_url};
 use crate::report::{Report, count, percentile};
 use crate::setup::{Backend, on_fresh, with_engine};
-use crate::sse::{self, Heard, Publications, rss};
+use crate::sse::{self, Heard, Publications, cpu_secs, rss};
 
 /// The time between two enqueues.
 pub const PACE: Duration = Duration::from_millis(20);
@@ -48,6 +51,8 @@ struct Measured {
     connect_secs: f64,
     rss_before: f64,
     rss_connected: f64,
+    /// CPU time over wall time while the tasks ran, in % of one core.
+    cpu_percent: f64,
     latencies: Vec<f64>,
 }
 
@@ -86,6 +91,12 @@ pub async fn run(
                 measured.rss_connected,
             );
         }
+        report.record(
+            workload,
+            "CPU while the tasks ran",
+            "% of a core",
+            measured.cpu_percent,
+        );
         for (measure, p) in [("p50", 50.0), ("p99", 99.0), ("max", 100.0)] {
             report.record(
                 workload,
@@ -132,6 +143,7 @@ async fn measure(errand: &Errand, secrets: &Secrets, sizes: Fanout) -> anyhow::R
     // The tasks, paced, for random owners; what the clients hear is gathered meanwhile.
     let mut deliveries: HashMap<i64, (usize, Instant)> = HashMap::new();
     let mut pace = tokio::time::interval(PACE);
+    let (cpu_before, running_since) = (cpu_secs()?, Instant::now());
     for _ in 0..sizes.tasks {
         pace.tick().await;
         let client = fastrand::usize(..sizes.clients);
@@ -167,6 +179,7 @@ async fn measure(errand: &Errand, secrets: &Secrets, sizes: Fanout) -> anyhow::R
     while let Ok(item) = hearing.try_recv() {
         take(item, &mut deliveries)?;
     }
+    let cpu_percent = 100.0 * (cpu_secs()? - cpu_before) / running_since.elapsed().as_secs_f64();
     let rss_connected = rss()?;
 
     let mut latencies = Vec::with_capacity(sizes.tasks);
@@ -188,6 +201,7 @@ async fn measure(errand: &Errand, secrets: &Secrets, sizes: Fanout) -> anyhow::R
         connect_secs,
         rss_before,
         rss_connected,
+        cpu_percent,
         latencies,
     })
 }

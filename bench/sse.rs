@@ -280,9 +280,34 @@ pub fn rss() -> anyhow::Result<f64> {
     crate::depth::memory("VmRSS")
 }
 
+/// The CPU time the process has used so far, user and system, in seconds (`/proc/self/stat`,
+/// in clock ticks of 1/100 s: Linux's `USER_HZ`).
+pub fn cpu_secs() -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").context("reading /proc/self/stat")?;
+    cpu_secs_of(&stat).context("reading the CPU times in /proc/self/stat")
+}
+
+/// The user and system times of a `/proc/<pid>/stat` line, in seconds: its 14th and 15th
+/// fields, counted after the command's name, which may hold spaces and parentheses.
+fn cpu_secs_of(stat: &str) -> Option<f64> {
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    let mut fields = after_name.split_whitespace().skip(11);
+    let user: u64 = fields.next()?.parse().ok()?;
+    let system: u64 = fields.next()?.parse().ok()?;
+    Some((user + system) as f64 / 100.0)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::parse;
+    use super::{cpu_secs_of, parse};
+
+    #[test]
+    fn cpu_times_of_a_stat_line() {
+        let stat =
+            "4242 (errand (bench) 1) S 1 4242 4242 0 -1 4194304 1500 0 0 0 250 37 0 0 20 0 9 0";
+        assert_eq!(cpu_secs_of(stat), Some(2.87));
+        assert_eq!(cpu_secs_of("4242 (cut"), None);
+    }
 
     #[test]
     fn blocks_of_a_stream() {
