@@ -25,7 +25,7 @@ use serde_json::json;
 use super::ApiState;
 use super::caller::Caller;
 use super::error::{ApiError, ApiQuery};
-use super::fanout::{Received, Subscription};
+use super::fanout::{Follows, Received, Subscription};
 use crate::auth::Scope;
 use crate::metrics::StreamGuard;
 use crate::model::Event;
@@ -91,7 +91,10 @@ pub(super) async fn stream(
     };
     // Subscribed before anything is read, so that nothing falls between the stored events
     // and the live ones.
-    let live = state.fanout.subscribe(owner.as_deref());
+    let live = state.fanout.subscribe(match &owner {
+        Some(owner) => Follows::Owner(owner.clone()),
+        None => Follows::Everyone,
+    });
     let (after, hello) = match since {
         Some(after) => (after.max(0), None),
         None => {

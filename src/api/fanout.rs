@@ -1,9 +1,9 @@
 //! Event fan-out: one subscriber to the engine's events hands each event to the streams that
-//! show it (its owner's, and the streams that follow every owner), so that an event wakes
-//! those streams only. With every stream subscribed to the engine itself, each event woke
-//! every open stream, which then dropped it if it was another owner's: a few microseconds
-//! per event and stream, so that 2,000 open pages cost milliseconds per event (BENCHMARKS.md,
-//! fan-out).
+//! show it (its owner's, the long polls on its task, and the streams that follow every
+//! owner), so that an event wakes those streams only. With every stream subscribed to the
+//! engine itself, each event woke every open stream, which then dropped it if it was another
+//! owner's: a few microseconds per event and stream, so that 2,000 open pages cost
+//! milliseconds per event (BENCHMARKS.md, fan-out).
 //!
 //! - Each stream has a queue of its own, bounded ([`STREAM_BUFFER`]). A stream whose queue is
 //!   full misses the events that do not fit and is told so once ([`Received::Lagged`]): the
@@ -26,7 +26,7 @@ use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::sync::mpsc::{self, error::TrySendError};
 
 use crate::engine::Engine;
-use crate::model::Event;
+use crate::model::{Event, TaskId};
 
 /// How many events wait for one stream at most before it misses some and must resync.
 pub(super) const STREAM_BUFFER: usize = 4096;
@@ -50,8 +50,63 @@ struct Streams {
     next: u64,
     /// The streams that follow one owner's events.
     by_owner: HashMap<String, Vec<Outlet>>,
+    /// The streams that follow one task's events (long polls).
+    by_task: HashMap<TaskId, Vec<Outlet>>,
     /// The streams that follow every owner's.
     everyone: Vec<Outlet>,
+}
+
+/// Whose events a stream follows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Follows {
+    /// One owner's.
+    Owner(String),
+    /// One task's.
+    Task(TaskId),
+    /// Every owner's.
+    Everyone,
+}
+
+impl Streams {
+    /// The outlets of the streams that follow `follows`, if any.
+    fn outlets(&mut self, follows: &Follows) -> Option<&mut Vec<Outlet>> {
+        match follows {
+            Follows::Owner(owner) => self.by_owner.get_mut(owner),
+            Follows::Task(id) => self.by_task.get_mut(id),
+            Follows::Everyone => Some(&mut self.everyone),
+        }
+    }
+
+    /// Adds `outlet` to the streams that follow `follows`.
+    fn add(&mut self, follows: &Follows, outlet: Outlet) {
+        match follows {
+            Follows::Owner(owner) => self.by_owner.entry(owner.clone()).or_default(),
+            Follows::Task(id) => self.by_task.entry(*id).or_default(),
+            Follows::Everyone => &mut self.everyone,
+        }
+        .push(outlet);
+    }
+
+    /// Removes stream `id`, which follows `follows`, and the key it leaves without streams.
+    fn remove(&mut self, follows: &Follows, id: u64) {
+        let Some(outlets) = self.outlets(follows) else {
+            return;
+        };
+        outlets.retain(|outlet| outlet.id != id);
+        if outlets.is_empty() {
+            match follows {
+                Follows::Owner(owner) => drop(self.by_owner.remove(owner)),
+                Follows::Task(task) => drop(self.by_task.remove(task)),
+                Follows::Everyone => {}
+            }
+        }
+    }
+
+    /// Every stream's outlet.
+    fn all(&self) -> impl Iterator<Item = &Outlet> {
+        let keyed = self.by_owner.values().chain(self.by_task.values());
+        keyed.flatten().chain(&self.everyone)
+    }
 }
 
 /// The router's end of one stream.
@@ -78,7 +133,7 @@ pub(super) enum Received {
 /// One stream's end: its events, in order. Dropped, it leaves the routes.
 pub(super) struct Subscription {
     id: u64,
-    owner: Option<String>,
+    follows: Follows,
     queue: mpsc::Receiver<Queued>,
     lagged: Arc<AtomicBool>,
     routes: Arc<Routes>,
@@ -93,12 +148,12 @@ impl Fanout {
         }
     }
 
-    /// Registers a stream of `owner`'s events, or every owner's if `None`; it receives every
-    /// event committed from now on that it shows.
-    pub(super) fn subscribe(&self, owner: Option<&str>) -> Subscription {
+    /// Registers a stream of the events that `follows` names; it receives every such event
+    /// committed from now on.
+    pub(super) fn subscribe(&self, follows: Follows) -> Subscription {
         self.routes
             .get_or_init(|| Routes::start(self.engine.subscribe()))
-            .register(owner)
+            .register(follows)
     }
 }
 
@@ -110,8 +165,8 @@ impl Routes {
         routes
     }
 
-    /// Registers a stream of `owner`'s events, or every owner's if `None`.
-    fn register(self: &Arc<Self>, owner: Option<&str>) -> Subscription {
+    /// Registers a stream of the events that `follows` names.
+    fn register(self: &Arc<Self>, follows: Follows) -> Subscription {
         let (sender, queue) = mpsc::channel(STREAM_BUFFER);
         let lagged = Arc::new(AtomicBool::new(false));
         let mut streams = self.lock();
@@ -122,17 +177,10 @@ impl Routes {
             queue: sender,
             lagged: Arc::clone(&lagged),
         };
-        match owner {
-            Some(owner) => streams
-                .by_owner
-                .entry(owner.to_owned())
-                .or_default()
-                .push(outlet),
-            None => streams.everyone.push(outlet),
-        }
+        streams.add(&follows, outlet);
         Subscription {
             id,
-            owner: owner.map(str::to_owned),
+            follows,
             queue,
             lagged,
             routes: Arc::clone(self),
@@ -164,19 +212,7 @@ impl Subscription {
 
 impl Drop for Subscription {
     fn drop(&mut self) {
-        let mut streams = self.routes.lock();
-        let id = self.id;
-        match &self.owner {
-            Some(owner) => {
-                if let Some(outlets) = streams.by_owner.get_mut(owner) {
-                    outlets.retain(|outlet| outlet.id != id);
-                    if outlets.is_empty() {
-                        streams.by_owner.remove(owner);
-                    }
-                }
-            }
-            None => streams.everyone.retain(|outlet| outlet.id != id),
-        }
+        self.routes.lock().remove(&self.follows, self.id);
     }
 }
 
@@ -196,6 +232,9 @@ async fn route(mut events: broadcast::Receiver<Arc<Event>>, routes: Weak<Routes>
                 {
                     deliver(outlets, &event);
                 }
+                if let Some(outlets) = streams.by_task.get_mut(&event.task.id) {
+                    deliver(outlets, &event);
+                }
                 deliver(&mut streams.everyone, &event);
             }
             Err(RecvError::Lagged(missed)) => {
@@ -203,8 +242,7 @@ async fn route(mut events: broadcast::Receiver<Arc<Event>>, routes: Weak<Routes>
                     missed,
                     "the event fan-out fell behind; every stream resyncs"
                 );
-                let outlets = streams.by_owner.values().flatten();
-                for outlet in outlets.chain(&streams.everyone) {
+                for outlet in streams.all() {
                     outlet.lagged.store(true, Ordering::Relaxed);
                     // Wakes a stream that waits for its next event (a full queue is awake).
                     let _ = outlet.queue.try_send(None);
@@ -213,6 +251,7 @@ async fn route(mut events: broadcast::Receiver<Arc<Event>>, routes: Weak<Routes>
             Err(RecvError::Closed) => {
                 // Dropping the queues' senders ends every stream.
                 streams.by_owner.clear();
+                streams.by_task.clear();
                 streams.everyone.clear();
                 return;
             }
@@ -258,6 +297,10 @@ mod tests {
         })
     }
 
+    fn owner(name: &str) -> Follows {
+        Follows::Owner(name.to_owned())
+    }
+
     /// What `stream` receives next, within a deadline.
     async fn next(stream: &mut Subscription) -> Received {
         tokio::time::timeout(Duration::from_secs(10), stream.recv())
@@ -286,10 +329,10 @@ mod tests {
     async fn each_stream_receives_the_events_it_shows_and_no_other() {
         let (engine, events) = broadcast::channel(64);
         let routes = Routes::start(events);
-        let mut alice = routes.register(Some("alice"));
-        let mut alice_again = routes.register(Some("alice"));
-        let mut bob = routes.register(Some("bob"));
-        let mut everyone = routes.register(None);
+        let mut alice = routes.register(owner("alice"));
+        let mut alice_again = routes.register(owner("alice"));
+        let mut bob = routes.register(owner("bob"));
+        let mut everyone = routes.register(Follows::Everyone);
         for (seq, owner) in [(1, "alice"), (2, "bob"), (3, "carol"), (4, "alice")] {
             engine.send(event(seq, Some(owner))).unwrap();
         }
@@ -306,11 +349,34 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_long_poll_receives_its_tasks_events_and_no_other() {
+        let (engine, events) = broadcast::channel(64);
+        let routes = Routes::start(events);
+        let first = event(1, Some("alice"));
+        let mut waiting = routes.register(Follows::Task(first.task.id));
+        let mut alice = routes.register(owner("alice"));
+        let again = |seq| {
+            let mut later = (*first).clone();
+            later.seq = seq;
+            Arc::new(later)
+        };
+        engine.send(Arc::clone(&first)).unwrap();
+        engine.send(event(2, Some("alice"))).unwrap();
+        engine.send(event(3, None)).unwrap();
+        engine.send(again(4)).unwrap();
+
+        assert_eq!(until(&mut waiting, 4).await, [1, 4]);
+        assert_eq!(until(&mut alice, 4).await, [1, 2, 4]);
+        drop(waiting);
+        assert!(routes.lock().by_task.is_empty(), "the poll left the routes");
+    }
+
+    #[tokio::test]
     async fn a_full_stream_is_told_it_lagged_once_and_never_holds_the_others() {
         let (engine, events) = broadcast::channel(2 * STREAM_BUFFER);
         let routes = Routes::start(events);
-        let mut slow = routes.register(Some("alice"));
-        let mut quick = routes.register(Some("alice"));
+        let mut slow = routes.register(owner("alice"));
+        let mut quick = routes.register(owner("alice"));
         let buffer = i64::try_from(STREAM_BUFFER).unwrap();
         let last = buffer + buffer / 2;
         // The quick stream reads half a queue at a time, and misses nothing.
@@ -335,8 +401,8 @@ mod tests {
     async fn a_stream_that_ends_leaves_the_routes() {
         let (engine, events) = broadcast::channel(8);
         let routes = Routes::start(events);
-        let alice = routes.register(Some("alice"));
-        let mut everyone = routes.register(None);
+        let alice = routes.register(owner("alice"));
+        let mut everyone = routes.register(Follows::Everyone);
         drop(alice);
         assert!(routes.lock().by_owner.is_empty());
         engine.send(event(1, Some("alice"))).unwrap();
@@ -349,8 +415,8 @@ mod tests {
     async fn every_stream_resyncs_when_the_router_lags_and_ends_with_the_engine() {
         let (engine, events) = broadcast::channel(2);
         let routes = Routes::start(events);
-        let mut alice = routes.register(Some("alice"));
-        let mut everyone = routes.register(None);
+        let mut alice = routes.register(owner("alice"));
+        let mut everyone = routes.register(Follows::Everyone);
         // More than the engine's channel holds, before the router runs.
         for seq in 1..=5 {
             engine.send(event(seq, Some("bob"))).unwrap();

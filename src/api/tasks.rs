@@ -7,11 +7,11 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use jiff::Timestamp;
 use serde::Deserialize;
-use tokio::sync::broadcast::error::RecvError;
 
 use super::ApiState;
 use super::caller::Caller;
 use super::error::{ApiError, ApiJson, ApiQuery};
+use super::fanout::{Follows, Received};
 use super::wire::{BatchAnswer, BatchEntry, BatchRequest, EnqueueRequest, TaskList};
 use crate::auth::Scope;
 use crate::model::{Executor, NewTask, Payload, Task, TaskId};
@@ -134,8 +134,9 @@ pub(super) async fn get(
             "wait is at most {MAX_WAIT_SECONDS} seconds; ask again to wait longer"
         )));
     }
-    // Subscribed before reading, so that a change between the read and the wait is seen.
-    let mut events = state.engine().subscribe();
+    // Subscribed before reading, so that a change between the read and the wait is seen; to
+    // this task's events only (`fanout.rs`).
+    let mut events = state.fanout.subscribe(Follows::Task(id));
     let task = caller.see(state.engine().get(id).await?, id, Scope::Read)?;
     if wait == 0 || settled(task.state) {
         return Ok(ApiJson(task));
@@ -144,17 +145,17 @@ pub(super) async fn get(
     loop {
         match tokio::time::timeout_at(deadline, events.recv()).await {
             Err(_) => break,
-            Ok(Ok(event)) if event.task.id == id && settled(event.task.state) => {
+            Ok(Received::Event(event)) if settled(event.task.state) => {
                 return Ok(ApiJson(event.task.clone()));
             }
-            Ok(Ok(_)) => {}
-            Ok(Err(RecvError::Lagged(_))) => {
+            Ok(Received::Event(_)) => {}
+            Ok(Received::Lagged) => {
                 let task = caller.see(state.engine().get(id).await?, id, Scope::Read)?;
                 if settled(task.state) {
                     return Ok(ApiJson(task));
                 }
             }
-            Ok(Err(RecvError::Closed)) => break,
+            Ok(Received::Closed) => break,
         }
     }
     let task = caller.see(state.engine().get(id).await?, id, Scope::Read)?;
