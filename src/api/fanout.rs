@@ -57,7 +57,7 @@ struct Streams {
 }
 
 /// Whose events a stream follows.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub(super) enum Follows {
     /// One owner's.
     Owner(String),
