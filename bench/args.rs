@@ -23,7 +23,7 @@ pub struct Args {
     #[arg(long, env = "ERRAND_BENCH_DATABASE_URL")]
     pub database_url: Option<String>,
     /// The pool size of each PostgreSQL store.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = DEFAULT_POOL_SIZE)]
     pub pool_size: usize,
     /// SQLite's `synchronous`: `normal` survives a crash of the process, `full` a power cut.
     #[arg(long, value_enum, default_value = "normal")]
@@ -40,6 +40,51 @@ pub struct Args {
     /// Also write the report as JSON to this file.
     #[arg(long, value_name = "PATH")]
     pub json: Option<PathBuf>,
+    /// Compares this build with another build of the harness (an earlier commit's
+    /// `errand-bench`): runs the two alternately, one run of each per round, and prints both
+    /// with the change of each figure.
+    #[arg(long, value_name = "BINARY")]
+    pub against: Option<PathBuf>,
+    /// How many rounds a comparison takes (with --against; 5).
+    #[arg(long, requires = "against")]
+    pub rounds: Option<usize>,
+}
+
+impl Args {
+    /// The arguments that give a run of another build the same workloads and settings: what
+    /// was typed, but neither the runs, the JSON file nor the comparison.
+    pub fn for_each_run(&self) -> Vec<String> {
+        let mut args: Vec<String> = self.workloads.iter().map(|w| name(*w)).collect();
+        if self.store == StoreKind::Postgres {
+            args.extend(["--store".into(), name(self.store)]);
+        }
+        if let Some(url) = &self.database_url {
+            args.extend(["--database-url".into(), url.clone()]);
+        }
+        if self.pool_size != DEFAULT_POOL_SIZE {
+            args.extend(["--pool-size".into(), self.pool_size.to_string()]);
+        }
+        if self.durability != DurabilityArg::Normal {
+            args.extend(["--durability".into(), name(self.durability)]);
+        }
+        if self.quick {
+            args.push("--quick".into());
+        }
+        if let Some(depth) = self.depth {
+            args.extend(["--depth".into(), depth.to_string()]);
+        }
+        args
+    }
+}
+
+/// The pool size of each PostgreSQL store, unless `--pool-size` says otherwise.
+const DEFAULT_POOL_SIZE: usize = 16;
+
+/// A value's name on the command line.
+pub fn name(value: impl ValueEnum) -> String {
+    value
+        .to_possible_value()
+        .map_or_else(String::new, |value| value.get_name().to_owned())
 }
 
 /// A workload of issue 6.

@@ -6,6 +6,7 @@
 //! cargo run --release --bin errand-bench -- --quick            # small counts, one run (CI)
 //! cargo run --release --bin errand-bench -- w1 w1c --runs 5 --json w1.json
 //! cargo run --release --bin errand-bench -- --store postgres --database-url postgres://…
+//! cargo run --release --bin errand-bench -- w1 w1b --against /tmp/base/errand-bench
 //! ```
 //!
 //! One file per workload: `drain.rs` (W1, W1c, W1b), `dispatch.rs` (W2), `latency.rs` (W3),
@@ -13,10 +14,12 @@
 //! `fanout.rs` (many event streams at once); `sse.rs` is the event streams' client side and
 //! the timing of the engine's events, `app.rs` the HTTP side (the application
 //! dispatched to, the in-process API), `setup.rs` the store of each run, `report.rs` the table
-//! and JSON, `args.rs` the command line. This file is the wiring: the order of the workloads.
+//! and JSON, `compare.rs` two builds run alternately (`--against`), `args.rs` the command line.
+//! This file is the wiring: the order of the workloads.
 
 mod app;
 mod args;
+mod compare;
 mod depth;
 mod dispatch;
 mod drain;
@@ -33,6 +36,7 @@ use std::process::ExitCode;
 use anyhow::{Context as _, bail};
 use clap::{Parser as _, ValueEnum as _};
 use errand::store::sqlite::Durability;
+use serde::Serialize;
 
 use self::args::{Args, DurabilityArg, Sizes, StoreKind, Workload};
 use self::drain::Producers;
@@ -58,6 +62,9 @@ async fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
+    if let Some(base) = args.against.clone() {
+        return compare(args, base).await;
+    }
     let runs = args.runs.unwrap_or(if args.quick { 1 } else { 3 });
     if runs == 0 {
         bail!("--runs must be at least 1");
@@ -84,10 +91,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     report.setting("load before", load_average());
 
     for workload in workloads {
-        let name = workload.to_possible_value().map_or_else(
-            || format!("{workload:?}"),
-            |value| value.get_name().to_owned(),
-        );
+        let name = args::name(workload);
         let plural = if runs == 1 { "" } else { "s" };
         eprintln!("errand-bench: {name} ({runs} run{plural})");
         let report = &mut report;
@@ -121,6 +125,72 @@ async fn run(args: Args) -> anyhow::Result<()> {
     print!("{}", report.table());
     if let Some(path) = &args.json {
         report.write_json(path)?;
+        eprintln!("errand-bench: wrote {}", path.display());
+    }
+    Ok(())
+}
+
+/// A comparison's report, as `--json` writes it.
+#[derive(Serialize)]
+struct Comparison {
+    /// The build given with `--against`.
+    base: String,
+    /// This build.
+    this: String,
+    /// The arguments of every run.
+    args: Vec<String>,
+    /// Rounds: each ran both builds once.
+    rounds: usize,
+    /// The figures of both builds.
+    rows: Vec<compare::Row>,
+}
+
+/// Runs this build and `base` alternately (`compare.rs`) and prints the comparison.
+async fn compare(args: Args, base: std::path::PathBuf) -> anyhow::Result<()> {
+    if args.runs.is_some() {
+        bail!("with --against, each round runs each build once: give --rounds rather than --runs");
+    }
+    let plan = compare::Plan {
+        base,
+        this: std::env::current_exe().context("finding this harness's own binary")?,
+        args: args.for_each_run(),
+        rounds: args.rounds.unwrap_or(5),
+    };
+    let load_before = load_average();
+    let (plan, rows) = tokio::task::spawn_blocking(move || {
+        let rows = compare::run(&plan);
+        (plan, rows)
+    })
+    .await?;
+    let rows = rows?;
+    println!("base                       {}", plan.base.display());
+    println!("this build                 {}", plan.this.display());
+    println!("arguments of each run      {}", plan.args.join(" "));
+    println!(
+        "rounds                     {} (alternating which build runs first)",
+        plan.rounds
+    );
+    println!("machine                    {}", machine());
+    println!("load before                {load_before}");
+    println!("load after                 {}", load_average());
+    println!(
+        "\nmedians: this build's median against the base's; paired: the median over the rounds of \
+         this build's value against the base's in the same round; higher: the rounds where this \
+         build's value was the higher\n"
+    );
+    print!("{}", compare::table(&rows, plan.rounds));
+    if let Some(path) = &args.json {
+        let comparison = Comparison {
+            base: plan.base.display().to_string(),
+            this: plan.this.display().to_string(),
+            args: plan.args,
+            rounds: plan.rounds,
+            rows,
+        };
+        let json =
+            serde_json::to_string_pretty(&comparison).context("serialising the comparison")?;
+        std::fs::write(path, json + "\n")
+            .with_context(|| format!("writing the comparison to {}", path.display()))?;
         eprintln!("errand-bench: wrote {}", path.display());
     }
     Ok(())

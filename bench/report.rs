@@ -168,7 +168,7 @@ pub fn count(n: usize) -> String {
 }
 
 /// A figure for the table: thousands separated above 100, three significant digits below.
-fn number(value: f64) -> String {
+pub fn number(value: f64) -> String {
     if !value.is_finite() {
         return value.to_string();
     }
