@@ -52,14 +52,12 @@ pub struct Args {
 
 impl Args {
     /// The arguments that give a run of another build the same workloads and settings: what
-    /// was typed, but neither the runs, the JSON file nor the comparison.
+    /// was typed, but neither the runs, the JSON file, the comparison nor the database (which
+    /// a run takes from its environment).
     pub fn for_each_run(&self) -> Vec<String> {
         let mut args: Vec<String> = self.workloads.iter().map(|w| name(*w)).collect();
         if self.store == StoreKind::Postgres {
             args.extend(["--store".into(), name(self.store)]);
-        }
-        if let Some(url) = &self.database_url {
-            args.extend(["--database-url".into(), url.clone()]);
         }
         if self.pool_size != DEFAULT_POOL_SIZE {
             args.extend(["--pool-size".into(), self.pool_size.to_string()]);

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::report::median;
 
 /// Which of the two builds a run is of.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy)]
 enum Build {
     /// The build given with `--against`.
     Base,
@@ -37,6 +37,10 @@ pub struct Plan {
     pub this: PathBuf,
     /// The arguments of every run, before `--runs 1 --json FILE`.
     pub args: Vec<String>,
+    /// The PostgreSQL database of every run, passed in the environment
+    /// (`ERRAND_BENCH_DATABASE_URL`) so that its password is neither printed nor in the
+    /// process list.
+    pub database_url: Option<String>,
     /// Rounds: each runs both builds once.
     pub rounds: usize,
 }
@@ -56,7 +60,7 @@ struct RunFigure {
 }
 
 /// One measure of one workload, in both builds, round by round.
-#[derive(Debug, Serialize, PartialEq)]
+#[derive(Debug, Serialize)]
 pub struct Row {
     /// `W1`, `W3 http`, …
     pub workload: String,
@@ -106,7 +110,7 @@ pub fn run(plan: &Plan) -> anyhow::Result<Vec<Row>> {
                 },
                 binary.display()
             );
-            let figures = run_once(binary, &plan.args, round)?;
+            let figures = run_once(binary, plan, round)?;
             match build {
                 Build::Base => base = Some(figures),
                 Build::This => this = Some(figures),
@@ -120,15 +124,20 @@ pub fn run(plan: &Plan) -> anyhow::Result<Vec<Row>> {
 }
 
 /// One run of `binary`: its figures, one value each.
-fn run_once(binary: &Path, args: &[String], round: usize) -> anyhow::Result<Vec<RunFigure>> {
+fn run_once(binary: &Path, plan: &Plan, round: usize) -> anyhow::Result<Vec<RunFigure>> {
     let json = std::env::temp_dir().join(format!(
         "errand-bench-compare-{}-{round}.json",
         std::process::id()
     ));
-    let output = Command::new(binary)
-        .args(args)
+    let mut command = Command::new(binary);
+    command
+        .args(&plan.args)
         .args(["--runs", "1", "--json"])
-        .arg(&json)
+        .arg(&json);
+    if let Some(url) = &plan.database_url {
+        command.env("ERRAND_BENCH_DATABASE_URL", url);
+    }
+    let output = command
         .output()
         .with_context(|| format!("starting {}", binary.display()))?;
     if !output.status.success() {

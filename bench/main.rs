@@ -154,6 +154,7 @@ async fn compare(args: Args, base: std::path::PathBuf) -> anyhow::Result<()> {
         base,
         this: std::env::current_exe().context("finding this harness's own binary")?,
         args: args.for_each_run(),
+        database_url: args.database_url.clone(),
         rounds: args.rounds.unwrap_or(5),
     };
     let load_before = load_average();

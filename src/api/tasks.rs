@@ -134,11 +134,18 @@ pub(super) async fn get(
             "wait is at most {MAX_WAIT_SECONDS} seconds; ask again to wait longer"
         )));
     }
+    let read = async || -> Result<Task, ApiError> {
+        caller.see(state.engine().get(id).await?, id, Scope::Read)
+    };
+    if wait == 0 {
+        // A plain read follows no events.
+        return Ok(ApiJson(read().await?));
+    }
     // Subscribed before reading, so that a change between the read and the wait is seen; to
     // this task's events only (`fanout.rs`).
     let mut events = state.fanout.subscribe(Follows::Task(id));
-    let task = caller.see(state.engine().get(id).await?, id, Scope::Read)?;
-    if wait == 0 || settled(task.state) {
+    let task = read().await?;
+    if settled(task.state) {
         return Ok(ApiJson(task));
     }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(wait);
@@ -150,7 +157,7 @@ pub(super) async fn get(
             }
             Ok(Received::Event(_)) => {}
             Ok(Received::Lagged) => {
-                let task = caller.see(state.engine().get(id).await?, id, Scope::Read)?;
+                let task = read().await?;
                 if settled(task.state) {
                     return Ok(ApiJson(task));
                 }
@@ -158,8 +165,7 @@ pub(super) async fn get(
             Ok(Received::Closed) => break,
         }
     }
-    let task = caller.see(state.engine().get(id).await?, id, Scope::Read)?;
-    Ok(ApiJson(task))
+    Ok(ApiJson(read().await?))
 }
 
 /// A page of tasks, newest first, with the banner's counts.
